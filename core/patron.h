@@ -1,0 +1,223 @@
+/*
+** patron.h -- the public interface of libpatron, an embeddable loyalty and
+** subscription engine for point-of-sale checkouts.
+**
+** This header is the contract: anything not declared here is internal.
+** Conventions, the same for every function:
+**   - functions return PATRON_OK (0) or an error code; the code and a
+**     human message are also kept on the handle (patron_errcode,
+**     patron_errmsg, patron_errpath) until the next call on that handle;
+**   - out-parameters come first after the handle;
+**   - strings returned through `char **out` are owned by the caller and
+**     must be released with patron_free();
+**   - money is int64_t minor units (cents), points are int64_t; neither is
+**     ever a floating point number;
+**   - times are int64_t seconds since the Unix epoch, UTC.
+** One handle per thread; two handles (in one or several processes) may
+** share one database file. The library has no global mutable state.
+*/
+#ifndef PATRON_H
+#define PATRON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PATRON_API __attribute__((visibility("default")))
+#else
+#define PATRON_API
+#endif
+
+#define PATRON_VERSION "0.1.0"
+
+/*
+** Error codes. One table: the enum, the JSON name ("insufficient_points")
+** and the default text are all generated from it. Codes are stable.
+*/
+#define PATRON_ERRORS(X)                                                   \
+  X(OK, 0, "ok", "no error")                                               \
+  X(INVALID_JSON, 1, "invalid_json", "malformed JSON")                     \
+  X(INVALID_CART, 2, "invalid_cart", "invalid cart")                       \
+  X(INVALID_INPUT, 3, "invalid_input", "invalid input")                    \
+  X(INVALID_CONFIG, 4, "invalid_config", "invalid shop configuration")     \
+  X(UNKNOWN_PROGRAM, 5, "unknown_program", "unknown program")              \
+  X(UNKNOWN_CUSTOMER, 6, "unknown_customer", "unknown customer")           \
+  X(NOT_FOUND, 7, "not_found", "not found")                                \
+  X(INSUFFICIENT_POINTS, 8, "insufficient_points", "insufficient points")  \
+  X(CONFLICT, 9, "conflict", "conflict with an earlier request")          \
+  X(STALE_QUOTE, 10, "stale_quote", "the quote is stale")                  \
+  X(RULE_ERROR, 11, "rule_error", "a rule failed")                         \
+  X(OVERFLOW, 12, "overflow", "amount out of range")                       \
+  X(NO_CONFIG, 13, "no_config", "no shop configuration applied")           \
+  X(BUSY, 14, "busy", "database is busy")                                  \
+  X(STORAGE_FULL, 15, "storage_full", "storage is full")                   \
+  X(SCHEMA_TOO_NEW, 16, "schema_too_new",                                  \
+    "database was written by a newer patron")                              \
+  X(IO, 17, "io", "input/output error")                                    \
+  X(NOMEM, 18, "nomem", "out of memory")                                   \
+  X(MISUSE, 19, "misuse", "library misuse")                                \
+  X(INTERNAL, 20, "internal", "internal error")
+
+typedef enum patron_code {
+#define PATRON_X_ENUM(name, num, str, text) PATRON_##name = num,
+  PATRON_ERRORS(PATRON_X_ENUM)
+#undef PATRON_X_ENUM
+  PATRON__CODE_COUNT
+} patron_code;
+
+typedef struct patron patron;
+
+/* The clock, if injected, returns the current UTC time in seconds. */
+typedef int64_t (*patron_clock_fn)(void *ud);
+
+/* Progress callback for long work: done and total units (total may be 0
+** when unknown). Return non-zero to cancel the operation. */
+typedef int (*patron_progress_fn)(void *ud, int64_t done, int64_t total);
+
+#define PATRON_OPTIONS_VERSION 1
+typedef struct patron_options {
+  int version;              /* PATRON_OPTIONS_VERSION */
+  patron_clock_fn clock;    /* NULL: the system clock */
+  void *clock_ud;
+  int busy_timeout_ms;      /* 0: 5000 */
+  int read_only;            /* open without migrating or writing */
+  const char *plugin_dir;   /* NULL: $PATRON_PLUGIN_DIR, then built-in */
+} patron_options;
+#define PATRON_OPTIONS_INIT {PATRON_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL}
+
+/* ---- handle --------------------------------------------------------- */
+
+/* Opens (creating and migrating if needed) the shop database at path.
+** *out is set even on failure so the message can be read; always call
+** patron_close on it. Errors: SCHEMA_TOO_NEW, IO, BUSY, NOMEM. */
+PATRON_API int patron_open(patron **out, const char *path,
+                           const patron_options *opts);
+/* Closes the handle and frees everything it owns. NULL is a no-op. */
+PATRON_API void patron_close(patron *p);
+
+/* Last error code and message on this handle. The message is borrowed:
+** valid until the next call on this handle. Never NULL. */
+PATRON_API int patron_errcode(const patron *p);
+PATRON_API const char *patron_errmsg(const patron *p);
+/* Path of the offending input field ("lines[2].qty") or "" if none. */
+PATRON_API const char *patron_errpath(const patron *p);
+/* Stable name of a code ("insufficient_points"); "unknown" if invalid. */
+PATRON_API const char *patron_code_name(int code);
+/* Frees memory returned by patron. NULL is a no-op. */
+PATRON_API void patron_free(void *ptr);
+/* The time the handle uses now (the injected clock, or the system's). */
+PATRON_API int64_t patron_now(patron *p);
+
+/* ---- time helpers ---------------------------------------------------- */
+
+/* Parses "2026-11-23", "2026-11-23T12:00:00Z" or with "+02:00" offsets
+** into UTC seconds. Returns PATRON_OK or INVALID_INPUT. Handle-free. */
+PATRON_API int patron_time_parse(int64_t *out, const char *text);
+/* Formats t as "2026-11-23T12:00:00Z" into buf (at least 21 bytes). */
+PATRON_API void patron_time_format(char *buf, size_t size, int64_t t);
+
+/* ---- configuration --------------------------------------------------- */
+
+typedef struct patron_apply_result {
+  int64_t version;          /* active config version after the call */
+  int changed;              /* 0: identical to the active version */
+} patron_apply_result;
+
+/* Loads, validates and stores the shop configuration in the Lua file at
+** path as a new config version, in one transaction. On error nothing is
+** changed and the message names file, line and key. Errors:
+** INVALID_CONFIG, IO. */
+PATRON_API int patron_apply_file(patron *p, patron_apply_result *out,
+                                 const char *path);
+/* The same from a buffer; name is used in messages and to resolve plugin
+** paths (its folder). */
+PATRON_API int patron_apply_buffer(patron *p, patron_apply_result *out,
+                                   const char *name, const char *src,
+                                   size_t len);
+/* The active configuration as JSON (*out owned by the caller). version
+** 0 means the active one. Errors: NO_CONFIG, NOT_FOUND. */
+PATRON_API int patron_config_json(patron *p, char **out, int64_t version);
+
+/* ---- import ---------------------------------------------------------- */
+
+typedef struct patron_import_result {
+  int64_t rows;             /* data rows read */
+  int64_t inserted;         /* new records */
+  int64_t updated;          /* existing records changed */
+  int64_t opening_skipped;  /* customers: opening balance already given */
+} patron_import_result;
+
+/* Imports a catalog CSV (header: sku,name,price_cents,category,
+** popularity[,cost_cents,tags]; only sku is required). All or nothing: a
+** bad row fails the import with its line number and column. */
+PATRON_API int patron_import_catalog(patron *p, patron_import_result *out,
+                                     const char *path,
+                                     patron_progress_fn progress, void *ud);
+/* Imports customers (header: id[,email,birthday,program,points,
+** spend_cents]) with opening balances and tier-qualifying spend. */
+PATRON_API int patron_import_customers(patron *p, patron_import_result *out,
+                                       const char *path,
+                                       patron_progress_fn progress, void *ud);
+
+/* ---- points ledger --------------------------------------------------- */
+
+typedef struct patron_balance_info {
+  int64_t points;           /* balance: sum of all ledger entries */
+  int64_t spendable;        /* points that can be redeemed now */
+  int64_t pending;          /* earned, not yet spendable (return window) */
+  int64_t qualifying_cents; /* spend inside the tier window */
+  char tier[64];            /* current tier name, "" if the program has none */
+  char program[64];
+} patron_balance_info;
+
+/* Balance of a customer in a program (NULL: the shop's default program).
+** Errors: UNKNOWN_PROGRAM, UNKNOWN_CUSTOMER, NO_CONFIG. */
+PATRON_API int patron_balance(patron *p, patron_balance_info *out,
+                              const char *customer, const char *program);
+
+/* Posts a manual correction of points (positive or negative) with a
+** reason, audited in the ledger as an `adjust` entry. A negative
+** adjustment may not take the spendable balance below zero
+** (INSUFFICIENT_POINTS). entry_uuid, if not NULL, receives the entry's
+** uuid (37 bytes). */
+PATRON_API int patron_adjust(patron *p, char entry_uuid[37],
+                             const char *customer, const char *program,
+                             int64_t points, const char *reason);
+
+/* Ledger of a customer as a JSON array of entries, oldest first (NULL
+** program: every program). */
+PATRON_API int patron_ledger_json(patron *p, char **out, const char *customer,
+                                  const char *program);
+
+typedef struct patron_tick_result {
+  int64_t expired_points;   /* points expired by this tick */
+  int64_t expired_lots;
+  int64_t expiring_notices; /* points_expiring events emitted */
+  int64_t tier_changes;     /* tier_changed events emitted */
+} patron_tick_result;
+
+/* Does what is due at time now: expiry, expiry notices, tier windows.
+** Running it twice with the same now does nothing the second time. */
+PATRON_API int patron_tick(patron *p, patron_tick_result *out, int64_t now);
+
+/* Rebuilds every balance from the ledger and compares. *report (JSON,
+** owned by the caller) lists mismatches; *mismatches counts them. */
+PATRON_API int patron_verify(patron *p, int64_t *mismatches, char **report);
+
+/* ---- events outbox --------------------------------------------------- */
+
+/* Undelivered events in order as a JSON array (type NULL: all types;
+** limit <= 0: 100). Unacknowledged events are returned again. */
+PATRON_API int patron_events_pull(patron *p, char **out, const char *type,
+                                  int limit);
+/* Marks events delivered by id. Unknown ids are NOT_FOUND. */
+PATRON_API int patron_events_ack(patron *p, const int64_t *ids, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PATRON_H */

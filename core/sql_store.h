@@ -1,0 +1,7 @@
+/* sql_store.h -- statements of the store itself (transactions). */
+PT_SQL(BEGIN, "BEGIN IMMEDIATE")
+PT_SQL(COMMIT, "COMMIT")
+PT_SQL(ROLLBACK, "ROLLBACK")
+PT_SQL(SAVEPOINT, "SAVEPOINT pt")
+PT_SQL(RELEASE, "RELEASE pt")
+PT_SQL(ROLLBACK_TO, "ROLLBACK TO pt")
