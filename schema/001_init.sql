@@ -59,6 +59,7 @@ CREATE TABLE ledger (
   FOREIGN KEY (program, customer) REFERENCES accounts (program, customer)
 ) STRICT;
 CREATE INDEX ledger_by_account ON ledger (program, customer, id);
+CREATE INDEX ledger_by_customer ON ledger (customer, id);
 CREATE INDEX ledger_by_order ON ledger (order_ref) WHERE order_ref IS NOT NULL;
 CREATE INDEX ledger_by_time ON ledger (program, at, kind);
 
