@@ -73,10 +73,12 @@ typedef struct pt_plugin_ref {
 typedef struct pt_plan {
   char name[PT_NAME_MAX];
   int64_t price_cents;
-  char every[16];          /* "month" | "year" | "day" */
+  char every[16];          /* "day" | "week" | "month" | "year" */
   int64_t count;           /* every N periods */
   int64_t trial_days;
   char program[PT_NAME_MAX]; /* renewals earn points here; "" = none */
+  char twin[PT_NAME_MAX];  /* the monthly plan this one is the discounted
+                              twin of (annual plans); "" = none */
 } pt_plan;
 
 typedef struct pt_dunning {
@@ -93,6 +95,9 @@ typedef struct pt_config {
   char timezone[64];
   bool prices_include_tax;
   bool strict;             /* rule errors fail the quote */
+  int64_t contact_cap_max;      /* marketing events per customer ... */
+  int64_t contact_cap_per_days; /* ... per this many days (default 2 / 7) */
+  int64_t abandoned_cart_hours; /* a quote without commit is abandoned after */
   char default_program[PT_NAME_MAX];
   size_t nprograms;
   pt_program *programs;
@@ -124,11 +129,17 @@ const pt_program *pt_config_program(patron *p, const pt_config *c,
                                     const char *name);
 /* Tier for a qualifying spend (index into prog->tiers), -1 if no tiers. */
 int pt_program_tier_for(const pt_program *prog, int64_t spend_cents);
+/* Plan, bundle or plugin by name; NULL (no error set) when there is none. */
+const pt_plan *pt_config_plan(const pt_config *c, const char *name);
+const pt_bundle *pt_config_bundle(const pt_config *c, const char *name);
+const pt_plugin_ref *pt_config_plugin(const pt_config *c, const char *name);
 
 /* Evaluates shop.lua source (sandboxed) into canonical config JSON.
 ** On success *out_json is malloc'd text (caller frees). On failure the
-** handle carries INVALID_CONFIG with "file:line: key: why". base_dir
-** resolves plugin paths. Implemented in config_lua.c. */
+** handle carries INVALID_CONFIG with "file:line: key: why" (NOMEM,
+** INTERNAL for failures that are not the file's fault). The folder of name
+** resolves plugin paths first, then p->plugin_dir. Implemented in
+** config_lua.c. */
 int pt_config_eval(patron *p, char **out_json, const char *name,
                    const char *src, size_t len);
 
