@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "rules.h"
 
 int patron_open(patron **out, const char *path, const patron_options *opts) {
   patron_options def = PATRON_OPTIONS_INIT;
@@ -35,6 +36,7 @@ int patron_open(patron **out, const char *path, const patron_options *opts) {
 
 void patron_close(patron *p) {
   if (!p) return;
+  pt_rules_close(p);
   pt_config_free(p->cfg);
   pt_store_close(p);
   free(p->plugin_dir);

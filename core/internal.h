@@ -27,6 +27,7 @@ enum pt_sql_id {
 };
 
 struct pt_config; /* config.h */
+struct pt_script; /* script.c */
 
 struct patron {
   sqlite3 *db;
@@ -37,6 +38,7 @@ struct patron {
   void *clock_ud;
   char *plugin_dir;
   struct pt_config *cfg;              /* active config cache (or NULL) */
+  struct pt_script *script;           /* rule runtime (script.c) or NULL */
   int64_t cfg_version;                /* version of cfg */
   int code;
   char errmsg[PT_ERRMSG_SIZE];

@@ -208,6 +208,99 @@ PATRON_API int patron_tick(patron *p, patron_tick_result *out, int64_t now);
 ** owned by the caller) lists mismatches; *mismatches counts them. */
 PATRON_API int patron_verify(patron *p, int64_t *mismatches, char **report);
 
+/* ---- checkout ---------------------------------------------------------- */
+
+/* A cart line. Strings are borrowed for the duration of the call. */
+typedef struct patron_line {
+  const char *sku;
+  int64_t qty;              /* > 0 */
+  int64_t unit_cents;       /* >= 0 */
+  const char *category;     /* may be NULL: taken from the catalog */
+  const char *tags;         /* may be NULL */
+} patron_line;
+
+/* A cart (the struct path of DESIGN.md section 5; no JSON needed). */
+typedef struct patron_cart {
+  const char *program;      /* NULL: the default program */
+  const char *customer;     /* NULL: anonymous (no points) */
+  const char *currency;     /* NULL: the shop's */
+  const char *order_id;     /* required for commit */
+  const char *region;       /* NULL: none (free-shipping rules by region) */
+  int64_t at;               /* 0: now */
+  const patron_line *lines;
+  size_t nlines;
+  int64_t redeem_points;    /* points the customer asks to spend */
+  const char *const *shown_suggestions; /* skus shown and not taken */
+  size_t nshown;
+  int has_expect_total;     /* commit: fail with STALE_QUOTE if ... */
+  int64_t expect_total_cents; /* ... the re-evaluated total differs */
+} patron_cart;
+
+typedef struct patron_adjustment {
+  char *source;             /* "bundle:mp3-kit", "plugin:cross_sell" */
+  char *reason;
+  int64_t cents;
+} patron_adjustment;
+
+typedef struct patron_suggestion {
+  char *sku;
+  char *reason;
+} patron_suggestion;
+
+/* The result of a quote or commit. Everything it points to is owned by
+** it: release with patron_quote_release. json is the full result in the
+** JSON contract's shape (the same text patron_quote_json returns). */
+typedef struct patron_quote {
+  int64_t subtotal_cents, discount_cents, shipping_cents, total_cents;
+  int64_t free_shipping_threshold_cents; /* -1: no free-shipping rule */
+  int64_t free_shipping_missing_cents;   /* 0: shipping is free */
+  int64_t redeem_points, redeem_cents;   /* what was applied */
+  int64_t points_earned;
+  int64_t balance_after;    /* commit only: the customer's balance after */
+  int64_t config_version;
+  char tier[64];
+  size_t ndiscounts;
+  patron_adjustment *discounts;
+  size_t nsuggestions;
+  patron_suggestion *suggestions;
+  size_t nwarnings;
+  char **warnings;
+  char *json;
+} patron_quote;
+
+/* Prices a cart without writing anything. */
+PATRON_API int patron_quote_cart(patron *p, patron_quote *out,
+                                 const patron_cart *cart);
+/* Prices and records a cart in one transaction (idempotent by order_id:
+** the same cart returns the first receipt; a different one CONFLICT). */
+PATRON_API int patron_commit_cart(patron *p, patron_quote *out,
+                                  const patron_cart *cart);
+/* Frees what a quote owns (not the struct itself). */
+PATRON_API void patron_quote_release(patron_quote *q);
+
+/* JSON entry points: in is a cart (DESIGN.md section 5), *out the quote or
+** receipt JSON, owned by the caller (patron_free). On error *out is NULL;
+** patron_error_json renders the handle's error object. */
+PATRON_API int patron_quote_json(patron *p, char **out, const char *in);
+PATRON_API int patron_commit_json(patron *p, char **out, const char *in);
+
+/* A refund request: whole order (nlines 0) or some units of some skus. */
+typedef struct patron_refund_line {
+  const char *sku;
+  int64_t qty;
+} patron_refund_line;
+
+/* Refunds an order (or part of it) and unwinds what it caused: points
+** earned and redeemed (proportionally, floored), tier spend, budgets.
+** *out (JSON, caller frees) describes the refund. Errors: NOT_FOUND,
+** INVALID_INPUT (more than was bought). */
+PATRON_API int patron_refund(patron *p, char **out, const char *order_id,
+                             const patron_refund_line *lines, size_t n);
+
+/* The handle's current error as the JSON error object of the contract:
+** {"error":{"code":"...","message":"...","path":"..."}} (caller frees). */
+PATRON_API char *patron_error_json(patron *p);
+
 /* ---- events outbox --------------------------------------------------- */
 
 /* Undelivered events in order as a JSON array (type NULL: all types;

@@ -8,3 +8,5 @@
 #include "sql_ledger.h"
 #include "sql_import.h"
 #include "sql_events.h"
+#include "sql_checkout.h"
+#include "sql_script.h"

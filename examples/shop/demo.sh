@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# demo.sh BINARY -- the demo shop walked through with the patron command in
+# a fresh temporary database: set up, move customers in, correct a
+# balance, read the ledger, let a year pass (expiry warnings, then expiry)
+# and verify. Every command is shown with its output; colour only on a
+# terminal. `make run` calls it with build/patron. Each step is a function:
+# later steps (checkouts, rules, subscriptions) slot into STEPS below.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bin=${1:?usage: examples/shop/demo.sh path/to/patron}
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+[ -x "$bin" ] || { echo "demo.sh: $bin is not an executable patron" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/patron-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export PATRON_DB=$work/shop.db
+unset PATRON_PLUGIN_DIR
+cd "$root"
+
+if [ -t 1 ]; then
+  bold=$'\e[1m' dim=$'\e[2m' cyan=$'\e[36m' red=$'\e[31m' off=$'\e[0m'
+else
+  bold= dim= cyan= red= off=
+fi
+
+step_no=0
+heading() { step_no=$((step_no + 1)); printf '\n%s%d. %s%s\n' "$bold" "$step_no" "$*" "$off"; }
+say() { printf '%s%s%s\n' "$dim" "$*" "$off"; }
+
+# patron ARGS...: shows the command, runs it, indents its output. A
+# refusal (exit 1) is shown and the demo goes on; anything else stops it.
+patron() {
+  local shown="" status=0 out a
+  for a in "$@"; do
+    case $a in *[!A-Za-z0-9_./:=+-]*) shown+=" \"$a\"" ;; *) shown+=" $a" ;; esac
+  done
+  printf '%s$ patron%s%s\n' "$cyan" "$shown" "$off"
+  out=$("$bin" "$@" 2>&1) || status=$?
+  [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/  /'
+  if [ "$status" -eq 1 ]; then
+    printf '  %s(exit 1: refused)%s\n' "$red" "$off"
+  elif [ "$status" -ne 0 ]; then
+    echo "demo.sh: 'patron$shown' failed with status $status" >&2
+    exit "$status"
+  fi
+}
+
+MOVE_IN=2026-01-15T10:00:00Z
+
+step_setup() {
+  heading "A new shop: database and configuration"
+  say "init creates the database; apply validates shop.lua (programs, tiers,"
+  say "bundles, plans) and stores it as config version 1."
+  patron init
+  patron apply examples/shop/shop.lua
+}
+
+step_import() {
+  heading "Catalog and customers move in"
+  say "CSV columns are matched by header; a bad row would fail the whole import."
+  patron catalog import examples/shop/catalog.csv
+  say "Customers come from an older program with opening balances and spend:"
+  patron --now $MOVE_IN customers import examples/shop/customers.csv
+}
+
+step_balances() {
+  heading "Balances and tiers"
+  say "C1 brought 1200 points and 350.00 of spend; C2 spent enough for gold."
+  patron --now $MOVE_IN balance C1
+  patron --now $MOVE_IN balance C2
+}
+
+step_adjust() {
+  heading "A manual correction, audited"
+  say "Every adjustment needs a reason; it is an entry in the ledger, never an edit."
+  patron --now 2026-02-01T09:00:00Z adjust C1 --points 250 --reason "goodwill: late delivery"
+  say "Taking away more than the customer has is refused:"
+  patron --now 2026-02-01T09:00:00Z adjust C1 --points -5000 --reason "mistake"
+  patron ledger C1 --format table
+}
+
+step_year() {
+  heading "Time passes: expiry warnings, then expiry"
+  say "tick runs from cron. The default program expires points after 12 months"
+  say "and warns 30 days before, through the events outbox:"
+  patron tick --now 2026-12-20T03:00:00Z
+  patron events pull --type points_expiring --limit 2
+  say "A year and a day after moving in, the opening points expire:"
+  patron tick --now 2027-01-16T03:00:00Z
+  patron --now 2027-01-16T03:00:00Z balance C1
+  say "Running tick again at the same time does nothing:"
+  patron tick --now 2027-01-16T03:00:00Z
+}
+
+step_verify() {
+  heading "Verify: every balance rebuilt from its ledger"
+  patron verify
+}
+
+STEPS=(step_setup step_import step_balances step_adjust step_year step_verify)
+
+printf '%spatron demo shop%s %s(database: a fresh temporary file)%s\n' \
+  "$bold" "$off" "$dim" "$off"
+for s in "${STEPS[@]}"; do "$s"; done
+printf '\n%sDone.%s Try: patron --help, patron help tick, README.md\n' "$bold" "$off"
