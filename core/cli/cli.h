@@ -152,6 +152,7 @@ extern const cli_cmd cli_cmd_catalog_import, cli_cmd_customers_import;
 extern const cli_cmd cli_cmd_adjust, cli_cmd_balance, cli_cmd_ledger,
     cli_cmd_tick, cli_cmd_verify;
 extern const cli_cmd cli_cmd_events_pull, cli_cmd_events_ack;
+extern const cli_cmd cli_cmd_quote, cli_cmd_commit, cli_cmd_refund;
 extern const cli_cmd cli_cmd_help;
 
 #endif /* PT_CLI_H */
