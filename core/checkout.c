@@ -419,7 +419,8 @@ int pt_quote_run(patron *p, pt_quote *q, pt_cart *cart, bool commit) {
   if (!q->discounts || !q->suggestions || !q->messages || !q->trace ||
       !q->warnings || !q->bonuses)
     return pt_err(p, PATRON_NOMEM, "out of memory");
-  if (!(q->cfg = pt_config_active(p))) return p->code;
+  q->cfg = p->cfg_override ? p->cfg_override : pt_config_active(p);
+  if (!q->cfg) return p->code;
   int rc;
   if ((rc = stage_validate(p, q))) return rc;
   if ((rc = stage_bundles(p, q))) return rc;

@@ -22,6 +22,7 @@
 
 #include "checkout.h"
 #include "ledger.h"
+#include "reports.h"
 #include "rules.h"
 
 char *patron_error_json(patron *p) {
@@ -262,6 +263,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
   int64_t rowid = 0;
   if ((rc = record_order(p, &q, &rowid))) goto fail;
   if ((rc = pt_rules_commit(p, &q, rowid))) goto fail;
+  if ((rc = pt_track_commit(p, &q))) goto fail;
   if (cust) {
     char uuid[37], why[PT_ID_MAX + 32];
     if (q.redeem_points > 0) {
@@ -325,7 +327,8 @@ int patron_quote_json(patron *p, char **out, const char *in) {
   int rc = pt_cart_decode(p, &cart, in, in ? strlen(in) : 0);
   if (rc) return rc;
   pt_quote q;
-  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK) {
+  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK &&
+      (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
     *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -431,7 +434,8 @@ int patron_quote_cart(patron *p, patron_quote *out, const patron_cart *in) {
   int rc = pt_cart_from_struct(p, &cart, in);
   if (rc) return rc;
   pt_quote q;
-  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK) {
+  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK &&
+      (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);

@@ -38,6 +38,7 @@ struct patron {
   void *clock_ud;
   char *plugin_dir;
   struct pt_config *cfg;              /* active config cache (or NULL) */
+  const struct pt_config *cfg_override; /* simulate: price with this one */
   struct pt_script *script;           /* rule runtime (script.c) or NULL */
   int64_t cfg_version;                /* version of cfg */
   int code;

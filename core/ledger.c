@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "ledger.h"
+#include "reports.h"
+#include "subs.h"
 
 const char *pt_kind_name(pt_kind k) {
   static const char *const names[] = {"earn", "redeem", "expire", "adjust",
@@ -607,7 +609,8 @@ int patron_tick(patron *p, patron_tick_result *out, int64_t now) {
   if (!c) return p->code;
   int rc = pt_begin(p);
   if (rc) return rc;
-  if ((rc = pt_ledger_tick(p, c, now, out))) {
+  if ((rc = pt_ledger_tick(p, c, now, out)) || (rc = pt_subs_tick(p, c, now, out)) ||
+      (rc = pt_track_tick(p, c, now, out))) {
     pt_rollback(p);
     return rc;
   }

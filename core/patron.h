@@ -198,9 +198,17 @@ typedef struct patron_tick_result {
   int64_t expired_lots;
   int64_t expiring_notices; /* points_expiring events emitted */
   int64_t tier_changes;     /* tier_changed events emitted */
+  int64_t charges_requested;/* charge_requested events (renewals, retries) */
+  int64_t trials_ended;
+  int64_t upgrades_reverted;
+  int64_t dunning_steps;    /* dunning_notice events and final actions */
+  int64_t renewal_reminders;/* renewal_upcoming events */
+  int64_t carts_abandoned;  /* cart_abandoned events */
 } patron_tick_result;
 
-/* Does what is due at time now: expiry, expiry notices, tier windows.
+/* Does what is due at time now: expiry, expiry notices, tier windows,
+** subscription renewals, trials, temporary upgrades, dunning, reminders
+** and abandoned carts.
 ** Running it twice with the same now does nothing the second time. */
 PATRON_API int patron_tick(patron *p, patron_tick_result *out, int64_t now);
 
@@ -300,6 +308,69 @@ PATRON_API int patron_refund(patron *p, char **out, const char *order_id,
 /* The handle's current error as the JSON error object of the contract:
 ** {"error":{"code":"...","message":"...","path":"..."}} (caller frees). */
 PATRON_API char *patron_error_json(patron *p);
+
+/* ---- subscriptions and dunning (DESIGN.md section 9) ------------------ */
+/* Every function returns the subscription (or the object acted on) as
+** JSON in *out (caller frees with patron_free). Subscriptions are named
+** by their id ("sub_..."), returned by patron_sub_create. */
+
+/* Plans of the active config with prices and annual savings. */
+PATRON_API int patron_plans_json(patron *p, char **out);
+/* Creates a subscription at the plan's current price (locked in). trial:
+** start with the plan's trial days. */
+PATRON_API int patron_sub_create(patron *p, char **out, const char *customer,
+                                 const char *plan, int trial);
+/* One subscription by id, or all of a customer's when id names a customer. */
+PATRON_API int patron_sub_show(patron *p, char **out, const char *id);
+PATRON_API int patron_sub_cancel(patron *p, char **out, const char *sub,
+                                 int at_period_end);
+/* Upgrade now with proration credit, or downgrade at period end. */
+PATRON_API int patron_sub_change(patron *p, char **out, const char *sub,
+                                 const char *plan);
+/* A temporary upgrade for days days that reverts by itself. */
+PATRON_API int patron_sub_upgrade(patron *p, char **out, const char *sub,
+                                  const char *plan, int64_t days);
+/* Makes a temporary upgrade permanent. */
+PATRON_API int patron_sub_convert(patron *p, char **out, const char *sub);
+/* Moves existing subscriptions of a plan to its current price after a
+** price_change_notice event and notice_days days. */
+PATRON_API int patron_sub_migrate_price(patron *p, char **out, const char *plan,
+                                        int64_t notice_days);
+/* The host's answer to a charge_requested event. reason (on failure):
+** insufficient_funds, card_expired, card_lost_stolen, limit_exceeded,
+** policy_declined, processing_error. */
+PATRON_API int patron_sub_charge_result(patron *p, char **out,
+                                        const char *attempt, int ok,
+                                        const char *reason);
+typedef struct patron_payment_method {
+  const char *token, *brand, *last4;
+  int exp_year, exp_month;
+} patron_payment_method;
+/* Records the processor's token for a new payment method (never a card
+** number) and retries a charge waiting for it. */
+PATRON_API int patron_sub_payment_method(patron *p, char **out, const char *sub,
+                                         const patron_payment_method *m);
+
+/* ---- reports (DESIGN.md section 10) ------------------------------------ */
+typedef struct patron_report_opts {
+  const char *program;      /* NULL: every program (or the default) */
+  int64_t from, to;         /* period [from, to); 0: open */
+  const char *by;           /* "month", "week", "tier", "channel" or NULL */
+  const char *touchpoint;   /* nps: NULL = all */
+} patron_report_opts;
+/* Runs report name (redemption, liability, clv, retention, churn, repeat,
+** health, nps, crosssell, bundles, shipping, subs, budgets) into JSON. */
+PATRON_API int patron_report_json(patron *p, char **out, const char *name,
+                                  const patron_report_opts *o);
+/* Stores an NPS answer (score 0..10) for a touchpoint (onboarding,
+** support, renewal, review). */
+PATRON_API int patron_nps_record(patron *p, const char *customer, int score,
+                                 const char *touchpoint, const char *comment);
+/* Re-prices the recorded orders of [from, to) under the configuration in
+** config_path without writing anything; *out reports the differences. */
+PATRON_API int patron_simulate(patron *p, char **out, const char *config_path,
+                               int64_t from, int64_t to,
+                               patron_progress_fn progress, void *ud);
 
 /* ---- events outbox --------------------------------------------------- */
 

@@ -10,3 +10,5 @@
 #include "sql_events.h"
 #include "sql_checkout.h"
 #include "sql_script.h"
+#include "sql_subs.h"
+#include "sql_reports.h"
