@@ -27,12 +27,15 @@
 **     <= 0 or unit_cents < 0 hold no units. At most PT_BUNDLE_MAX_REL (64)
 **     bundles, and PT_BUNDLE_MAX_ITEMS distinct items among them, take part:
 **     beyond that the first ones in config order do and exhaustive is false.
-**   - Search. Exact branch and bound, depth first over the bundles that
-**     take part in config order, trying each bundle's count from its
-**     maximum (as many instances as still save something) down to 0. A
-**     bundle sharing no sku with any later one only tries its maximum (its
-**     count then changes nothing else, and every instance saves > 0).
-**     Bound for the bundles not yet fixed, the smaller of:
+**   - Search. The bundles fall into independent sets (no sku shared, not
+**     even through other bundles); the best allocation is each set's best,
+**     so each set is searched alone. In a set: exact branch and bound,
+**     depth first over its bundles in config order, trying each bundle's
+**     count from its maximum (as many instances as still save something)
+**     down to 0. A bundle sharing no sku with any later one only tries its
+**     maximum (its count then changes nothing else, and every instance
+**     saves > 0). Bound for the bundles of the set not yet fixed, the
+**     smaller of (B is only worked out when A alone does not cut):
 **       A. the sum, over those bundles, of what each would save alone with
 **          the units still free (its maximum count);
 **       B. over each of their skus, the most expensive U free units of it,
@@ -47,14 +50,17 @@
 **     greatest count vector in config order wins (more instances of the
 **     bundle declared earlier). Depth first from the maximum visits count
 **     vectors in that order, so the best is only replaced by a strictly
-**     greater saving and cuts use "not more than".
-**   - Budget. PT_BUNDLE_NODES search nodes (a node: one count tried for one
-**     bundle) or PT_BUNDLE_STEPS steps (one line visited while summing
-**     units; it bounds the time of carts with many lines of one sku). The
-**     first dive is the greedy allocation (every count at its maximum), so
-**     a complete allocation always exists; when the budget runs out the
-**     dive under way is finished greedily, compared, and the search stops
-**     with exhaustive = false. Same input, same output.
+**     greater saving and cuts use "not more than". Per set is enough: the
+**     greatest vector among the best is made of each set's greatest.
+**   - Budget, for the whole call: PT_BUNDLE_NODES (200,000) search nodes (a
+**     node: one count tried for one bundle) or PT_BUNDLE_STEPS (2,000,000)
+**     steps (one line visited while summing units), whichever runs out
+**     first; either keeps a call under about 20 ms (a typical cart needs
+**     well under 100 nodes). The first dive is the greedy allocation
+**     (every count at its maximum), so a complete allocation always exists;
+**     when the budget runs out the dive under way is finished greedily,
+**     compared, and the search stops (later sets get their greedy dive
+**     only) with exhaustive = false. Same input, same output.
 **   - Per-line discounts. off_bp: the per-unit floored amounts of the units
 **     taken from the line. price_cents: each instance's saving is split over
 **     its units in proportion to unit_cents, each unit's share floored; the
@@ -67,7 +73,9 @@
 **     PATRON_OVERFLOW. Every saving is below that sum, and every operation
 **     is checked anyway.
 **   - Memory. Nothing is allocated: the working state is one stack struct
-**     sized for PT_MAX_LINES lines (about 70 KB); lines beyond PT_MAX_LINES
+**     sized for PT_MAX_LINES lines (72 KB, of which a typical cart touches
+**     a few hundred bytes), so callers need a thread stack of at least
+**     about 128 KB; lines beyond PT_MAX_LINES
 **     (the cart decoder refuses them) get nothing and exhaustive = false.
 **     Large quantities cost nothing extra: units are summed a line at a
 **     time and instances with the same units are handled in one step.

@@ -282,6 +282,14 @@ static const char *const line_names[L__COUNT] = {"sku", "qty", "unit_cents",
                                                  "category", "tags", "name"};
 #define LINE_ALLOWED "sku, qty, unit_cents, category, tags, name"
 
+/* The index of key k in names (n of them), n if none: a switch on the
+** first byte keeps this to one string comparison for known keys. */
+static int field_index(const char *const *names, int n, const char *k) {
+  for (int f = 0; f < n; f++)
+    if (names[f][0] == k[0] && strcmp(names[f] + 1, k + 1) == 0) return f;
+  return n;
+}
+
 #define TOP(f) ((where){top_names[f], -1, NULL, -1})
 #define LINE(i, f) ((where){"lines", (long)(i), line_names[f], -1})
 
@@ -348,12 +356,14 @@ static int top_text(patron *p, pt_cart *c, enum top_field f, const char *s,
   }
 }
 
-static int check_at(patron *p, int64_t t, const char *got) {
+/* at must be a time patron_time_parse and patron_time_format agree on,
+** and not 0 (which means "now"). */
+static bool at_in_range(int64_t t) { return t >= CART_AT_MIN && t <= CART_AT_MAX; }
+
+static int at_range_error(patron *p, const char *got) {
   where w = TOP(F_AT);
-  if (t < CART_AT_MIN || t > CART_AT_MAX)
-    return bad(p, &w, "must be between 1970-01-01T00:00:01Z and "
-                      "9999-12-31T23:59:59Z, got %s", got);
-  return PATRON_OK;
+  return bad(p, &w, "must be between 1970-01-01T00:00:01Z and "
+                    "9999-12-31T23:59:59Z, got %s", got);
 }
 
 /* A line's text field (sku, category, tags as one string, name). */
@@ -409,106 +419,112 @@ static int alloc_shown(patron *p, pt_cart *c, size_t n) {
 
 /* ---- canonical JSON --------------------------------------------------- */
 
+/* The canonical text is written in two passes over the normalised cart:
+** the first measures it exactly, the second writes it into one malloc'd
+** block without further checks. */
+typedef struct cwriter {
+  char *q;     /* NULL: measuring */
+  size_t len;
+} cwriter;
+
+static void put_raw(cwriter *w, const char *s, size_t n) {
+  if (w->q) { memcpy(w->q, s, n); w->q += n; }
+  w->len += n;
+}
+#define PUT(lit) put_raw(w, lit, sizeof lit - 1)
+
 /* A JSON string escaped the way jansson's encoder does it. */
-static void put_str(pt_buf *b, const char *s) {
+static void put_str(cwriter *w, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
   const char *run = s;
-  pt_buf_add(b, "\"", 1);
+  put_raw(w, "\"", 1);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    pt_buf_add(b, run, (size_t)(s - run));
+    put_raw(w, run, (size_t)(s - run));
     run = s + 1;
     switch (c) {
-    case '"': pt_buf_add(b, "\\\"", 2); break;
-    case '\\': pt_buf_add(b, "\\\\", 2); break;
-    case '\b': pt_buf_add(b, "\\b", 2); break;
-    case '\f': pt_buf_add(b, "\\f", 2); break;
-    case '\n': pt_buf_add(b, "\\n", 2); break;
-    case '\r': pt_buf_add(b, "\\r", 2); break;
-    case '\t': pt_buf_add(b, "\\t", 2); break;
+    case '"': PUT("\\\""); break;
+    case '\\': PUT("\\\\"); break;
+    case '\b': PUT("\\b"); break;
+    case '\f': PUT("\\f"); break;
+    case '\n': PUT("\\n"); break;
+    case '\r': PUT("\\r"); break;
+    case '\t': PUT("\\t"); break;
     default: {
       char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      pt_buf_add(b, u, 6);
+      put_raw(w, u, 6);
     }
     }
   }
-  pt_buf_add(b, run, (size_t)(s - run));
-  pt_buf_add(b, "\"", 1);
+  put_raw(w, run, (size_t)(s - run));
+  put_raw(w, "\"", 1);
 }
 
-static void put_int(pt_buf *b, int64_t v) {
+static void put_int(cwriter *w, int64_t v) {
   char tmp[24], *e = tmp + sizeof tmp, *q = e;
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
   if (v < 0) *--q = '-';
-  pt_buf_add(b, q, (size_t)(e - q));
+  put_raw(w, q, (size_t)(e - q));
 }
-
-#define PUT(lit) pt_buf_add(&b, lit, sizeof lit - 1)
 
 /* The canonical text: compact, keys sorted bytewise, every line with all
 ** its fields, other fields only when they differ from their absent value
 ** ("" strings, at 0, redeem_points 0, no shown skus, track false), and
 ** never expect_total_cents. It is itself a valid cart that decodes to the
-** same canonical text. */
-static int build_canonical(patron *p, pt_cart *c) {
-  pt_buf b = {0};
-  size_t est = 160 + c->nlines * 96 + c->nshown * 24;
-  for (size_t i = 0; i < c->nlines; i++)
-    est += strlen(c->lines[i].sku) + strlen(c->lines[i].category) +
-           strlen(c->lines[i].tags);
-  if ((b.s = malloc(est))) b.cap = est;
+** same canonical text. at is given as its UTC time text (at_text). */
+static void write_canonical(cwriter *w, const pt_cart *c, const char *at_text) {
   PUT("{");
-  if (c->at) {
-    char t[32];
-    patron_time_format(t, sizeof t, c->at);
-    PUT("\"at\":");
-    put_str(&b, t);
-    PUT(",");
-  }
-  if (c->currency[0]) { PUT("\"currency\":"); put_str(&b, c->currency); PUT(","); }
-  if (c->customer[0]) { PUT("\"customer\":"); put_str(&b, c->customer); PUT(","); }
+  if (c->at) { PUT("\"at\":"); put_str(w, at_text); PUT(","); }
+  if (c->currency[0]) { PUT("\"currency\":"); put_str(w, c->currency); PUT(","); }
+  if (c->customer[0]) { PUT("\"customer\":"); put_str(w, c->customer); PUT(","); }
   PUT("\"lines\":[");
   for (size_t i = 0; i < c->nlines; i++) {
     const pt_line *l = &c->lines[i];
     if (i) PUT(",");
     PUT("{\"category\":");
-    put_str(&b, l->category);
+    put_str(w, l->category);
     PUT(",\"qty\":");
-    put_int(&b, l->qty);
+    put_int(w, l->qty);
     PUT(",\"sku\":");
-    put_str(&b, l->sku);
+    put_str(w, l->sku);
     PUT(",\"tags\":");
-    put_str(&b, l->tags);
+    put_str(w, l->tags);
     PUT(",\"unit_cents\":");
-    put_int(&b, l->unit_cents);
+    put_int(w, l->unit_cents);
     PUT("}");
   }
   PUT("]");
-  if (c->order_id[0]) { PUT(",\"order_id\":"); put_str(&b, c->order_id); }
-  if (c->program[0]) { PUT(",\"program\":"); put_str(&b, c->program); }
-  if (c->redeem_points) { PUT(",\"redeem_points\":"); put_int(&b, c->redeem_points); }
-  if (c->region[0]) { PUT(",\"region\":"); put_str(&b, c->region); }
+  if (c->order_id[0]) { PUT(",\"order_id\":"); put_str(w, c->order_id); }
+  if (c->program[0]) { PUT(",\"program\":"); put_str(w, c->program); }
+  if (c->redeem_points) { PUT(",\"redeem_points\":"); put_int(w, c->redeem_points); }
+  if (c->region[0]) { PUT(",\"region\":"); put_str(w, c->region); }
   if (c->nshown) {
     PUT(",\"shown_suggestions\":[");
     for (size_t i = 0; i < c->nshown; i++) {
       if (i) PUT(",");
-      put_str(&b, c->shown[i]);
+      put_str(w, c->shown[i]);
     }
     PUT("]");
   }
   if (c->track) PUT(",\"track\":true");
   PUT("}");
-  if (b.oom) {
-    pt_buf_free(&b);
-    return nomem(p);
-  }
-  c->canonical = b.s;
-  return PATRON_OK;
 }
 
 #undef PUT
+
+static int build_canonical(patron *p, pt_cart *c) {
+  char at[32] = "";
+  cwriter w = {NULL, 0};
+  if (c->at) patron_time_format(at, sizeof at, c->at);
+  write_canonical(&w, c, at);
+  if (!(c->canonical = malloc(w.len + 1))) return nomem(p);
+  w = (cwriter){c->canonical, 0};
+  write_canonical(&w, c, at);
+  *w.q = 0;
+  return PATRON_OK;
+}
 
 /* Checks what spans fields (amounts fit in int64), then writes the
 ** canonical text. */
@@ -624,10 +640,9 @@ static int json_line(patron *p, pt_line *l, size_t i, const json_t *o) {
                got_json(g, sizeof g, o));
   }
   json_object_foreach((json_t *)o, k, v) {
-    int f = 0, rc;
+    int rc, f = field_index(line_names, L__COUNT, k);
     const char *s;
     size_t len;
-    while (f < L__COUNT && strcmp(k, line_names[f]) != 0) f++;
     where w = LINE(i, f < L__COUNT ? f : 0);
     switch (f) {
     case L_SKU:
@@ -706,7 +721,8 @@ static int json_field(patron *p, pt_cart *c, enum top_field f, const json_t *v) 
       return rc;
     if (patron_time_parse(&c->at, s) != PATRON_OK)
       return bad(p, &w, "must be %s, got %s", S_AT.expect, got_str(g, sizeof g, s, len));
-    return check_at(p, c->at, got_str(g, sizeof g, s, len));
+    return at_in_range(c->at) ? PATRON_OK
+                              : at_range_error(p, got_str(g, sizeof g, s, len));
   case F_LINES:
     if (!json_is_array(v))
       return bad(p, &w, "must be an array of 1 to %d lines, got %s", PT_MAX_LINES,
@@ -755,8 +771,7 @@ int pt_cart_from_json(patron *p, pt_cart *out, const json_t *obj) {
                        "a cart must be a JSON object, got %s",
                        obj ? got_json(g, sizeof g, obj) : "nothing");
   json_object_foreach((json_t *)obj, k, v) {
-    int f = 0;
-    while (f < F__COUNT && strcmp(k, top_names[f]) != 0) f++;
+    int f = field_index(top_names, F__COUNT, k);
     if (f == F__COUNT) {
       char kb[64];
       const char *key = key_for_message(kb, sizeof kb, k);
@@ -856,9 +871,12 @@ int pt_cart_from_struct(patron *p, pt_cart *out, const patron_cart *in) {
       (rc = struct_top(p, out, F_CURRENCY, in->currency)))
     goto done;
   if (in->at) {
-    char g[32];
-    snprintf(g, sizeof g, "%" PRId64, in->at);
-    if ((rc = check_at(p, in->at, g))) goto done;
+    if (!at_in_range(in->at)) {
+      char g[32];
+      snprintf(g, sizeof g, "%" PRId64, in->at);
+      rc = at_range_error(p, g);
+      goto done;
+    }
     out->at = in->at;
   }
   if ((rc = struct_top(p, out, F_REGION, in->region)) ||

@@ -243,6 +243,9 @@ static const bad_case bad_cases[] = {
     CART_ERR("at the epoch", CART(",\"at\":\"1970-01-01T00:00:00Z\""), "at",
              "at must be between 1970-01-01T00:00:01Z and 9999-12-31T23:59:59Z, got "
              "\"1970-01-01T00:00:00Z\""),
+    CART_ERR("at after 9999", CART(",\"at\":\"9999-12-31T23:59:59-01:00\""), "at",
+             "at must be between 1970-01-01T00:00:01Z and 9999-12-31T23:59:59Z, got "
+             "\"9999-12-31T23:59:59-01:00\""),
     CART_ERR("region empty", CART(",\"region\":\"\""), "region",
              "region must be a string of 1 to 63 bytes, got an empty string"),
     CART_ERR("order_id 128 bytes", CART(",\"order_id\":\"" S128 "\""), "order_id",
