@@ -80,6 +80,45 @@ step_adjust() {
   patron ledger C1 --format table
 }
 
+# patron_jq FILTER ARGS...: like patron, but shows only what jq FILTER
+# picks from each output line (the full JSON is long).
+patron_jq() {
+  local filter=$1 status=0 out
+  shift
+  local shown="$*"
+  printf '%s$ patron %s | jq -c %s%s\n' "$cyan" "${shown//$work\//}" "'$filter'" "$off"
+  out=$("$bin" "$@" 2>&1) || status=$?
+  printf '%s\n' "$out" | jq -c "$filter" 2>/dev/null | sed 's/^/  /' ||
+    printf '%s\n' "$out" | sed 's/^/  /'
+  [ "$status" -le 1 ] || { echo "demo.sh: 'patron $*' failed with status $status" >&2; exit "$status"; }
+}
+
+SALE=2026-03-01T14:30:00Z
+
+step_checkout() {
+  heading "At the till: a quote, a commit, a retry and a refund"
+  cat >"$work/cart.json" <<'JSON'
+{"customer":"C2","order_id":"POS7-001001","redeem_points":1000,
+ "lines":[{"sku":"MP3-01","qty":1,"unit_cents":4999},
+          {"sku":"HP-07","qty":1,"unit_cents":3999}]}
+JSON
+  say "C2 (gold) buys the MP3 kit and pays 1000 points. The quote writes nothing;"
+  say "the bundle gives 15% off each item, the order ships free, gold earns x1.5:"
+  patron_jq '{subtotal_cents, discounts: [.discounts[] | {source, cents}], shipping_cents, redeem, total_cents, points_earned, tier}' \
+    --now $SALE quote "$work/cart.json"
+  say "Commit records the order, the redemption and the (pending) points:"
+  patron_jq '{order_id, total_cents, balance_after, entries: [.entries[] | {kind, points}]}' \
+    --now $SALE commit "$work/cart.json"
+  say "The till retries after a network blip: same order_id, same receipt, nothing doubled:"
+  patron_jq '{order_id, balance_after}' --now $SALE commit "$work/cart.json"
+  say "A small anonymous order is nudged towards free shipping:"
+  printf '%s\n' '{"lines":[{"sku":"COF-01","qty":1,"unit_cents":1290}]}' >"$work/small.json"
+  patron_jq '{total_cents, free_shipping, messages}' quote "$work/small.json"
+  say "The headphones come back a week later: their share of the points is unwound."
+  patron_jq '{refund_cents, points_reversed, points_returned, balance_after, tier_after}' \
+    --now 2026-03-08T11:00:00Z refund --order POS7-001001 --sku HP-07
+}
+
 step_year() {
   heading "Time passes: expiry warnings, then expiry"
   say "tick runs from cron. The default program expires points after 12 months"
@@ -98,7 +137,7 @@ step_verify() {
   patron verify
 }
 
-STEPS=(step_setup step_import step_balances step_adjust step_year step_verify)
+STEPS=(step_setup step_import step_balances step_adjust step_checkout step_year step_verify)
 
 printf '%spatron demo shop%s %s(database: a fresh temporary file)%s\n' \
   "$bold" "$off" "$dim" "$off"
