@@ -60,7 +60,8 @@ CREATE TABLE ledger (
 ) STRICT;
 CREATE INDEX ledger_by_account ON ledger (program, customer, id);
 CREATE INDEX ledger_by_customer ON ledger (customer, id);
-CREATE INDEX ledger_by_order ON ledger (order_ref) WHERE order_ref IS NOT NULL;
+CREATE INDEX ledger_by_order ON ledger (order_ref, program, customer)
+  WHERE order_ref IS NOT NULL;
 CREATE INDEX ledger_by_time ON ledger (program, at, kind);
 
 -- Points are held in lots, one per positive entry, consumed oldest expiry
