@@ -327,8 +327,11 @@ int patron_quote_json(patron *p, char **out, const char *in) {
   int rc = pt_cart_decode(p, &cart, in, in ? strlen(in) : 0);
   if (rc) return rc;
   pt_quote q;
-  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK &&
-      (rc = pt_track_quote(p, &q)) == PATRON_OK) {
+  if ((rc = pt_read_begin(p)) == PATRON_OK) {
+    rc = pt_quote_run(p, &q, &cart, false);
+    pt_read_end(p);
+  }
+  if (rc == PATRON_OK && (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
     *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -434,8 +437,11 @@ int patron_quote_cart(patron *p, patron_quote *out, const patron_cart *in) {
   int rc = pt_cart_from_struct(p, &cart, in);
   if (rc) return rc;
   pt_quote q;
-  if ((rc = pt_quote_run(p, &q, &cart, false)) == PATRON_OK &&
-      (rc = pt_track_quote(p, &q)) == PATRON_OK) {
+  if ((rc = pt_read_begin(p)) == PATRON_OK) {
+    rc = pt_quote_run(p, &q, &cart, false);
+    pt_read_end(p);
+  }
+  if (rc == PATRON_OK && (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);

@@ -33,6 +33,7 @@ struct patron {
   sqlite3 *db;
   sqlite3_stmt *stmts[PT_SQL__COUNT]; /* prepared lazily, reused */
   int txn_depth;                      /* pt_begin nesting */
+  bool read_txn;                      /* inside pt_read_begin */
   int64_t fixed_now;                  /* >0: the clock is frozen here */
   patron_clock_fn clock;
   void *clock_ud;
@@ -111,6 +112,11 @@ int pt_begin(patron *p);
 int pt_commit(patron *p);
 /* Rolls back the innermost level; keeps the handle's current error. */
 void pt_rollback(patron *p);
+/* A read transaction (one snapshot, one lock) around a series of reads
+** outside any write transaction; no-ops inside one. pt_read_end keeps
+** the handle's error. */
+int pt_read_begin(patron *p);
+void pt_read_end(patron *p);
 /* Steps a statement that returns no rows; maps errors. */
 int pt_exec_stmt(patron *p, sqlite3_stmt *st, const char *what);
 /* Binds text, or NULL when s is NULL. */

@@ -222,6 +222,28 @@ void pt_rollback(patron *p) {
   memcpy(p->errpath, path, sizeof path);
 }
 
+int pt_read_begin(patron *p) {
+  if (p->txn_depth > 0) return PATRON_OK; /* already inside a transaction */
+  int rc = run(p, PT_SQL_BEGIN_READ);
+  if (rc == PATRON_OK) p->read_txn = true;
+  return rc;
+}
+
+void pt_read_end(patron *p) {
+  if (!p->read_txn) return;
+  p->read_txn = false;
+  if (!sqlite3_get_autocommit(p->db)) {
+    int code = p->code;
+    char msg[PT_ERRMSG_SIZE], path[sizeof p->errpath];
+    memcpy(msg, p->errmsg, sizeof msg);
+    memcpy(path, p->errpath, sizeof path);
+    run(p, PT_SQL_COMMIT);
+    p->code = code;
+    memcpy(p->errmsg, msg, sizeof msg);
+    memcpy(p->errpath, path, sizeof path);
+  }
+}
+
 const pt_embedded *pt_embedded_find(const char *name) {
   for (size_t i = 0; i < pt_embedded_count; i++)
     if (strcmp(pt_embedded_files[i].name, name) == 0) return &pt_embedded_files[i];
