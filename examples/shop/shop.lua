@@ -35,9 +35,16 @@ bundle "mug-pair" { skus = { "MUG-01", "MUG-01" }, off_bp = 1000 }
 
 free_shipping { threshold_cents = 5000, shipping_cents = 499 }
 
--- Plugins (plugins/cross_sell.lua, plugins/double_points.lua, ...) will be
--- wired in here once they are written, for example:
---   plugin "plugins/cross_sell.lua" { max = 3 }
+-- Rule plugins, run in this order (each file's header lists its params).
+-- cross_sell: headphones for mp3 players, mugs for coffee; at most 3, and
+-- nothing the customer declined in the last 30 days.
+plugin "plugins/cross_sell.lua" {
+  pairs = { { "mp3", "headphones" }, { "coffee", "mugs" } },
+  max = 3, quiet_days = 30,
+}
+-- free_shipping_nudge: below the free-shipping threshold, the items that
+-- best close the gap, from the cart's categories and the accessories.
+plugin "plugins/free_shipping_nudge.lua" { max = 3, categories = { "accessories" } }
 
 plan "pro-monthly" { price_cents = 1000, every = "month", trial_days = 14, program = "default" }
 plan "pro-annual"  { price_cents = 10200, every = "year", program = "default",

@@ -479,7 +479,12 @@ TEST(config_parse_of_demo_fills_structs) {
     CHECK_STR(c->shipping[0].program, "");
     CHECK_STR(c->shipping[0].region, "");
   }
-  CHECK_EQ_I64(c->nplugins, 0);
+  CHECK_EQ_I64(c->nplugins, 2); /* cross_sell and free_shipping_nudge */
+  if (c->nplugins == 2) {
+    CHECK_STR(c->plugins[0].name, "cross_sell");
+    CHECK_STR(c->plugins[1].name, "free_shipping_nudge");
+    CHECK(c->plugins[0].source && strstr(c->plugins[0].source, "on_quote"));
+  }
   CHECK_EQ_I64(c->nplans, 2);
   const pt_plan *m = pt_config_plan(c, "pro-monthly"), *y = pt_config_plan(c, "pro-annual");
   CHECK(m && y);
@@ -754,7 +759,7 @@ TEST(plugin_paths_resolve_and_params_are_stored) {
   mkdir("pdir", 0755);
   const char *cross = "-- cross sell\nreturn { name = \"cross_sell\" }\n";
   write_file("shopdir/plugins/cross_sell.lua", cross);
-  write_file("pdir/double_points.lua", "return {}\n");
+  write_file("pdir/extra_points.lua", "return {}\n");
   write_file("shopdir/shop.lua",
              MIN "plugin \"plugins/cross_sell.lua\" {\n"
                  "  pairs = { { \"mp3\", \"headphones\" }, { \"coffee\", \"mugs\" } },\n"
@@ -762,7 +767,7 @@ TEST(plugin_paths_resolve_and_params_are_stored) {
                  "  from = \"2026-12-01\", to = \"2026-12-24T12:00:00Z\",\n"
                  "  budget = { points = 500000, uses = 10000 },\n"
                  "}\n"
-                 "plugin \"plugins/double_points.lua\" { name = \"dp\", memory_kb = 64,\n"
+                 "plugin \"plugins/extra_points.lua\" { name = \"dp\", memory_kb = 64,\n"
                  "  instructions = 5000, empty = {} }\n");
   patron_apply_result r;
   CHECK_EQ_I64(patron_apply_file(p, &r, "shopdir/shop.lua"), PATRON_OK);
@@ -798,7 +803,7 @@ TEST(plugin_paths_resolve_and_params_are_stored) {
   const pt_plugin_ref *dp = pt_config_plugin(c, "dp");
   CHECK(dp != NULL);
   if (dp) {
-    CHECK_STR(dp->path, "plugins/double_points.lua");
+    CHECK_STR(dp->path, "plugins/extra_points.lua");
     CHECK_STR(dp->source, "return {}\n");
     CHECK_EQ_I64(dp->from, 0);
     CHECK_EQ_I64(dp->to, 0);
@@ -887,6 +892,12 @@ int main(void) {
     return 2;
   snprintf(tmpdir, sizeof tmpdir, "/tmp/patron_test_config.XXXXXX");
   if (!mkdtemp(tmpdir) || chdir(tmpdir) != 0) return 2;
+  /* the demo shop names patron's own plugins: the handles' plugin folder
+  ** (pdir) finds them through pdir/plugins */
+  char repo_plugins[4200];
+  snprintf(repo_plugins, sizeof repo_plugins, "%s/plugins", root);
+  if (mkdir("pdir", 0755) != 0 || symlink(repo_plugins, "pdir/plugins") != 0)
+    printf("# cannot link pdir/plugins to %s\n", repo_plugins);
   if (access(demo_path(), R_OK) != 0)
     printf("# demo shop not found at %s: set PATRON_TEST_ROOT to the repo\n",
            demo_path());

@@ -1,0 +1,108 @@
+--[[
+plugins/tier_bonus.lua -- extra points for members of the named tiers.
+
+On earn, a member whose tier (order.tier, else ctx.customer.tier) is named
+in `tiers` gets a bonus of that many basis points of the order's base
+points (order.base_points, already after the tier multiplier): gold = 2000
+gives +20%. With `categories`, the bonus is only on those categories' share
+of the order:
+  share = floor(base_points * net of those lines / net of all lines)
+  bonus = floor(share * bp / 10000)
+(net = cart.lines[i].net_cents). A bonus that floors to 0 is not given.
+Hook: on_earn.
+
+Params (defaults):
+  tiers       record of tier name -> basis points, e.g.
+              { gold = 2000, silver = 1000 } (default {}: no bonus);
+              0..100000 each (100000 = +1000%)
+  categories  list of categories the bonus is limited to (default: all)
+
+Example (shop.lua):
+  plugin "plugins/tier_bonus.lua" { tiers = { gold = 2000, silver = 1000 } }
+]]
+
+local fmt, tointeger = string.format, math.tointeger
+
+local rule = { name = "tier_bonus" }
+
+local function is_table(v)
+  local t = type(v)
+  return t == "table" or t == "userdata"
+end
+
+-- A list of strings: a Lua list, or one text with commas ("a,b").
+local function list_param(p, key)
+  local v, out = p[key], {}
+  if v == nil then return nil end
+  if type(v) == "string" then
+    local i = 1
+    while i <= #v do
+      local j = string.find(v, ",", i, true) or #v + 1
+      if j > i then out[#out + 1] = string.sub(v, i, j - 1) end
+      i = j + 1
+    end
+    return out
+  end
+  if is_table(v) then
+    for i, s in ipairs(v) do
+      if type(s) ~= "string" then
+        error(fmt("param %s[%d] must be text", key, i), 0)
+      end
+      out[#out + 1] = s
+    end
+    return out
+  end
+  error(fmt("param %s must be a list of categories", key), 0)
+end
+
+-- "20%", "12.5%", "0.25%" for basis points.
+local function percent(bp)
+  if bp % 100 == 0 then return fmt("%d%%", bp // 100) end
+  local s = fmt("%d.%02d", bp // 100, bp % 100)
+  if s:sub(-1) == "0" then s = s:sub(1, -2) end
+  return s .. "%"
+end
+
+-- Base points, or their share earned by the lines in `cats` (nil = all).
+local function base_for(order, cats)
+  local base = order.base_points or 0
+  if cats == nil or base <= 0 then return base end
+  local want = {}
+  for _, c in ipairs(cats) do want[c] = true end
+  local all, part = 0, 0
+  for _, line in ipairs(order.lines) do
+    all = all + line.net_cents
+    if want[line.category] then part = part + line.net_cents end
+  end
+  if all <= 0 or part <= 0 then return 0 end
+  if part >= all then return base end
+  return base * part // all
+end
+
+function rule.on_earn(order, ctx)
+  local p = ctx.params or {}
+  local tiers = p.tiers
+  if tiers == nil then return {} end
+  if not is_table(tiers) then
+    error("param tiers must be a record of tier name = basis points", 0)
+  end
+  local tier = order.tier
+  if (tier == nil or tier == "") and ctx.customer ~= nil then tier = ctx.customer.tier end
+  if type(tier) ~= "string" or tier == "" then return {} end
+  local raw = tiers[tier]
+  if raw == nil then return {} end
+  local bp = type(raw) == "string" and tonumber(raw) or raw
+  bp = type(bp) == "number" and tointeger(bp) or nil
+  if bp == nil or bp < 0 or bp > 100000 then
+    error(fmt("param tiers.%s must be an integer in 0..100000 (basis points), got %s",
+              tier, tostring(raw)), 0)
+  end
+  local cats = list_param(p, "categories")
+  local points = base_for(order, cats) * bp // 10000
+  if points <= 0 then return {} end
+  local reason = fmt("%s tier bonus +%s", tier, percent(bp))
+  if cats ~= nil then reason = reason .. " on " .. table.concat(cats, ", ") end
+  return { bonus_points { points = points, reason = reason } }
+end
+
+return rule
