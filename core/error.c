@@ -65,7 +65,7 @@ int pt_err_sqlite(patron *p, int rc, const char *what) {
   case SQLITE_IOERR:
   case SQLITE_CANTOPEN:
   case SQLITE_READONLY: code = PATRON_IO; break;
-  case SQLITE_CONSTRAINT: code = PATRON_CONFLICT; break;
+  case SQLITE_CONSTRAINT: code = PATRON_INTERNAL; break; /* a bug, never input */
   default: code = PATRON_INTERNAL; break;
   }
   return pt_err(p, code, "%s: %s", what,

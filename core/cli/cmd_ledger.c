@@ -246,6 +246,12 @@ static int run_tick(cli *c, int argc, char **argv) {
                         (json_int_t)r.expired_lots, "expiring_notices",
                         (json_int_t)r.expiring_notices, "tier_changes",
                         (json_int_t)r.tier_changes);
+  /* subscriptions: renewals, trials, temporary upgrades, dunning, reminders */
+  json_object_set_new(j, "charges_requested", json_integer(r.charges_requested));
+  json_object_set_new(j, "trials_ended", json_integer(r.trials_ended));
+  json_object_set_new(j, "upgrades_reverted", json_integer(r.upgrades_reverted));
+  json_object_set_new(j, "dunning_steps", json_integer(r.dunning_steps));
+  json_object_set_new(j, "renewal_reminders", json_integer(r.renewal_reminders));
   cli_print_json(j);
   json_decref(j);
   return CLI_EXIT_OK;
