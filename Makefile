@@ -22,7 +22,7 @@ MIN_jansson := 2.12
 MIN_uuid := 2.30
 MIN_libmicrohttpd := 0.9.70
 # tools the tests and the demo use
-TOOLS   := pkg-config:pkg-config jq:jq sqlite3:sqlite3
+TOOLS   := pkg-config:pkg-config jq:jq sqlite3:sqlite3 curl:curl
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter
@@ -131,5 +131,73 @@ run: all
 bench: all
 	@tests/bench/run.sh $(BUILD)
 
+# examples/embed: a till linking libpatron.a through the C struct API
+.PHONY: embed
+embed: $(BUILD)/checkout
+$(BUILD)/checkout: examples/embed/checkout.c core/patron.h $(BUILD)/libpatron.a
+	$(CC) -std=c11 $(WARN) $(OPT) -Icore $(LDSAN) -o $@ $< $(BUILD)/libpatron.a $(LDLIBS_ALL)
+
 clean:
 	rm -rf build
+
+# ---- robustness: crash test, fault injection, fuzzing -------------------------
+# tests/e2e/crash.sh (in `make test`) builds $(BUILD)/crash/crash for the
+# build it tests; tests/unit/test_faults.c fails libpatron's own malloc,
+# calloc and realloc too, routed to it by the linker (this binary only).
+$(BUILD)/crash/%: tests/crash/%.c $(BUILD)/libpatron.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDSAN) -o $@ $< $(BUILD)/libpatron.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_faults: private CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+# make soak: the crash test for SOAK_KILLS kills (a fresh database every 500)
+# and every fault-injection loop on every operation under ASan+UBSan.
+SOAK_KILLS ?= 10000
+soak: deps
+	@$(MAKE) -s --no-print-directory build/crash/crash
+	@$(MAKE) -s --no-print-directory BUILD=build/asan SAN=1 build/asan/tests/test_faults
+	build/crash/crash --kills $(SOAK_KILLS) --fresh-every 500 --seed $${CRASH_SEED:-$$(date +%s)}
+	cd "$$(mktemp -d)" && PATRON_FAULTS_FULL=1 $(CURDIR)/build/asan/tests/test_faults
+
+# make fuzz: each libFuzzer target in tests/fuzz for FUZZ_SECONDS (clang,
+# -fsanitize=fuzzer,address,undefined), seeded from tests/fuzz/seeds; the
+# corpus grows in build/fuzz/corpus, crashing inputs land in
+# build/fuzz/crashes (add each to tests/unit/test_hostile.c).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= cart config csv actions
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
+	  echo "make fuzz: $(FUZZ_CC) not found; install clang and its runtime:" \
+	       "apt-get install clang libclang-rt-14-dev (Debian 12)" >&2; exit 1; }
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+	  >/tmp/patron-fuzz-probe.c; \
+	if ! $(FUZZ_CC) -fsanitize=fuzzer,address -o /tmp/patron-fuzz-probe /tmp/patron-fuzz-probe.c 2>/dev/null; then \
+	  pkg=libclang-rt-$$($(FUZZ_CC) -dumpversion | cut -d. -f1)-dev; \
+	  echo "make fuzz: $(FUZZ_CC) cannot link libFuzzer; installing $$pkg"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -qq --no-install-recommends $$pkg >/dev/null || \
+	    { echo "make fuzz: install $$pkg (clang's compiler-rt with libFuzzer)" >&2; exit 1; }; \
+	fi; rm -f /tmp/patron-fuzz-probe /tmp/patron-fuzz-probe.c
+	@$(MAKE) -s --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SAN=1 \
+	  CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+	@mkdir -p $(FUZZ_BUILD)/crashes; failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+	    -rss_limit_mb=4096 -print_final_stats=1 -dict=tests/fuzz/$$t.dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/seeds/$$t >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1 \
+	    || failed="$$failed $$t"; \
+	  grep -E '^stat::number_of_executed_units|^stat::new_units_added|^#[0-9]+ *DONE' \
+	    $(FUZZ_BUILD)/fuzz_$$t.log | sed 's/^/  /'; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "make fuzz: crashes in:$$failed (inputs in $(FUZZ_BUILD)/crashes, logs in $(FUZZ_BUILD)/fuzz_*.log)"; \
+	  exit 1; fi; echo "make fuzz: no crash in $(FUZZ_SECONDS) s per target"
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libpatron.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $(LDSAN) -o $@ $< $(BUILD)/libpatron.a $(LDLIBS_ALL)

@@ -425,6 +425,7 @@ static int customer_row(importer *im) {
   size_t len = 0;
   int rc;
   if ((rc = key_field(im, CUS_ID, &id))) return rc;
+  if ((rc = text_field(im, CUS_EMAIL, &email))) return rc; /* valid UTF-8 first */
   if ((email = field(im, CUS_EMAIL, &len)) && !email_ok(email, len))
     return row_err(im, PATRON_INVALID_INPUT, CUS_EMAIL,
                    "expected an address like name@example.com, got '%s'",

@@ -152,7 +152,11 @@ extern const cli_cmd cli_cmd_catalog_import, cli_cmd_customers_import;
 extern const cli_cmd cli_cmd_adjust, cli_cmd_balance, cli_cmd_ledger,
     cli_cmd_tick, cli_cmd_verify;
 extern const cli_cmd cli_cmd_events_pull, cli_cmd_events_ack;
+extern const cli_cmd cli_cmd_plans, cli_cmd_sub_create, cli_cmd_sub_show, cli_cmd_sub_cancel, cli_cmd_sub_change, cli_cmd_sub_upgrade, cli_cmd_sub_convert, cli_cmd_sub_migrate_price, cli_cmd_sub_charge_result, cli_cmd_sub_payment_method;
 extern const cli_cmd cli_cmd_quote, cli_cmd_commit, cli_cmd_refund;
+extern const cli_cmd cli_cmd_serve;
+extern const cli_cmd cli_cmd_rules_test, cli_cmd_rules_check, cli_cmd_report_budgets;
+extern const cli_cmd cli_cmd_report, cli_cmd_nps_record, cli_cmd_simulate;
 extern const cli_cmd cli_cmd_help;
 
 #endif /* PT_CLI_H */
