@@ -130,6 +130,8 @@ run: all
 
 bench: all
 	@tests/bench/run.sh $(BUILD)
+	@tests/bench/http_bench.sh $(BUILD)
+	@tests/bench/reports_bench.sh $(BUILD)
 
 # examples/embed: a till linking libpatron.a through the C struct API
 .PHONY: embed
