@@ -119,6 +119,57 @@ JSON
     --now 2026-03-08T11:00:00Z refund --order POS7-001001 --sku HP-07
 }
 
+step_rules() {
+  heading "Merchant rules: cross-sell and the free-shipping nudge"
+  say "shop.lua wires two ready-made Lua plugins. They run sandboxed in every quote,"
+  say "suggest what goes with the cart, and never re-offer what was just declined:"
+  printf '%s\n' '{"customer":"C1","lines":[{"sku":"MP3-02","qty":1,"unit_cents":3999}]}' >"$work/mp3.json"
+  patron_jq '{total_cents, suggestions, messages}' --now $SALE quote "$work/mp3.json"
+  printf '%s\n' '{"customer":"C1","shown_suggestions":["HP-07"],"lines":[{"sku":"MP3-02","qty":1,"unit_cents":3999}]}' >"$work/mp3b.json"
+  say "The customer said no to HP-07; the next quote offers something else:"
+  patron_jq '[.suggestions[].sku]' --now $SALE quote "$work/mp3b.json"
+  say "Merchants lint a rule before applying it (rules test runs it alone on a cart):"
+  patron rules check plugins/cross_sell.lua
+}
+
+step_subscription() {
+  heading "A subscription: a failed renewal, dunning and recovery"
+  say "patron never charges cards: it asks the host through charge_requested events."
+  patron_jq '{id, status, price_cents, current_period_end}' --now 2026-03-01T09:00:00Z \
+    sub create --customer C3 --plan pro-monthly
+  local sub attempt
+  sub=$("$bin" sub show C3 | jq -r 'if type == "array" then .[0].id else .id end')
+  attempt=$("$bin" events pull --type charge_requested | tail -n 1 | jq -r .payload.attempt)
+  say "The host charges the card and reports back:"
+  patron_jq '{outcome: .attempt.outcome, status: .subscription.status}' \
+    --now 2026-03-01T09:00:05Z sub charge-result --attempt "$attempt" --ok
+  say "A month later tick asks for the renewal; the card is declined:"
+  patron_jq '{charges_requested}' tick --now 2026-04-01T09:10:00Z
+  attempt=$("$bin" events pull --type charge_requested | tail -n 1 | jq -r .payload.attempt)
+  patron_jq '{outcome: .attempt.outcome, status: .subscription.status}' \
+    --now 2026-04-01T09:20:00Z sub charge-result --attempt "$attempt" --fail insufficient_funds
+  patron_jq '.payload | {step, reason, status, next_retry_at, final_action_at}' events pull --type dunning_notice
+  say "The retry a day later goes through: the subscription is active again, on its schedule."
+  patron_jq '{charges_requested}' tick --now 2026-04-02T09:30:00Z
+  attempt=$("$bin" events pull --type charge_requested | tail -n 1 | jq -r .payload.attempt)
+  patron_jq '{outcome: .attempt.outcome, status: .subscription.status}' \
+    --now 2026-04-02T09:40:00Z sub charge-result --attempt "$attempt" --ok
+  patron_jq '{status, current_period_end}' sub show "$sub"
+}
+
+step_reports() {
+  heading "Reports a manager acts on"
+  say "Redemption rate per program (under 20% the program is not working):"
+  "$bin" --now 2026-04-30 report redemption --from 2026-01-01 --to 2026-05-01 --format table |
+    sed -n '1,12p' | sed 's/^/  /'
+  say "Customer lifetime value, with its inputs:"
+  "$bin" --now 2026-04-30 report clv --format table | sed -n '1,8p' | sed 's/^/  /'
+  say "Subscriptions: MRR, churn and dunning recovery:"
+  "$bin" --now 2026-04-30 report subs --from 2026-03-01 --to 2026-05-01 --format table |
+    sed -n '1,8p' | sed 's/^/  /'
+  say "The same figures as csv, json or one printable html page: --format html > report.html"
+}
+
 step_year() {
   heading "Time passes: expiry warnings, then expiry"
   say "tick runs from cron. The default program expires points after 12 months"
@@ -137,7 +188,8 @@ step_verify() {
   patron verify
 }
 
-STEPS=(step_setup step_import step_balances step_adjust step_checkout step_year step_verify)
+STEPS=(step_setup step_import step_balances step_adjust step_checkout step_rules
+       step_subscription step_reports step_year step_verify)
 
 printf '%spatron demo shop%s %s(database: a fresh temporary file)%s\n' \
   "$bold" "$off" "$dim" "$off"
