@@ -81,6 +81,8 @@ int64_t pt_add_months(int64_t t, int n);
 #define PT_DAY 86400
 
 /* ---- small utilities (util.c) ---------------------------------------- */
+/* True if s holds a payment card number (see util.c for the rule). */
+bool pt_is_card_number(const char *s);
 void pt_uuid(char out[37]);
 char *pt_strdup(const char *s);
 /* Reads a whole file; *len gets its size. NULL and errno on failure. */

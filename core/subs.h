@@ -1,7 +1,7 @@
 /*
 ** subs.h -- subscriptions and dunning inside the core. subs.c holds the
 ** subscription itself (create, show, cancel, change, temporary upgrades,
-** price migration, plans, the card-number guard); dunning.c holds money:
+** price migration, plans; the card-number guard is pt_is_card_number in util.c); dunning.c holds money:
 ** charge attempts, the host's answers, payment methods, the dunning
 ** schedule and the subscription part of tick. Both share the row struct
 ** and the helpers below. Nothing here is public (patron.h is).
@@ -49,11 +49,6 @@ typedef struct pt_sub {
   int64_t payment_method;
 } pt_sub;
 
-/* True if s holds a payment card number: digit groups joined by spaces or
-** dashes of which some consecutive groups hold 13 to 19 digits in all,
-** not starting with 0, passing the Luhn check. A longer unbroken run of
-** digits is not a card number. (The cart decoder has a private copy.) */
-bool pt_is_card_number(const char *s);
 
 /* Inside the caller's transaction; adds to *out. Idempotent for one now. */
 int pt_subs_tick(patron *p, const pt_config *c, int64_t now,

@@ -179,3 +179,67 @@ void pt_buf_free(pt_buf *b) {
   b->len = b->cap = 0;
   b->oom = false;
 }
+
+/* ---- the card-number guard ----------------------------------------------
+** patron never accepts a payment card number: any input text holding one is
+** refused. A card number here is 13 to 19 digits, not starting with 0, in
+** consecutive groups joined by spaces or dashes ("4242 4242 4242 4242"),
+** that pass the Luhn check. A longer unbroken run of digits is not a card
+** (nor zero-padded order numbers: no issuer's numbers start with 0). */
+
+typedef struct digit_group {
+  const char *s;
+  int n;
+} digit_group;
+
+/* Luhn over the digits of g[0..n-1] (the separators between them skipped). */
+static bool luhn(const digit_group *g, int n) {
+  int sum = 0, k = 0;
+  for (int i = n - 1; i >= 0; i--)
+    for (int m = g[i].n - 1; m >= 0; m--, k++) {
+      int x = g[i].s[m] - '0';
+      if (k & 1) {
+        x *= 2;
+        if (x > 9) x -= 9;
+      }
+      sum += x;
+    }
+  return sum % 10 == 0;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool pt_is_card_number(const char *s) {
+  if (!s) return false;
+  digit_group g[19]; /* the last groups of the current run, oldest first */
+  int ng = 0;
+  const char *q = s;
+  while (*q) {
+    if (!is_digit(*q)) {
+      if (*q != ' ' && *q != '-') ng = 0; /* anything else ends the run */
+      q++;
+      continue;
+    }
+    const char *start = q;
+    while (is_digit(*q)) q++;
+    int n = (int)(q - start);
+    if (n > 19) { /* a longer unbroken run holds no card number */
+      ng = 0;
+      continue;
+    }
+    if (ng == 19) {
+      memmove(g, g + 1, 18 * sizeof g[0]);
+      ng = 18;
+    }
+    g[ng++] = (digit_group){start, n};
+    /* every window of whole groups ending with this one */
+    int total = 0;
+    for (int first = ng - 1; first >= 0; first--) {
+      total += g[first].n;
+      if (total > 19) break;
+      if (total >= 13 && g[first].s[0] != '0' && luhn(g + first, ng - first))
+        return true;
+    }
+  }
+  return false;
+}
