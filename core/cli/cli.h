@@ -157,6 +157,7 @@ extern const cli_cmd cli_cmd_quote, cli_cmd_commit, cli_cmd_refund;
 extern const cli_cmd cli_cmd_serve;
 extern const cli_cmd cli_cmd_rules_test, cli_cmd_rules_check, cli_cmd_report_budgets;
 extern const cli_cmd cli_cmd_report, cli_cmd_nps_record, cli_cmd_simulate;
+extern const cli_cmd cli_cmd_demo;
 extern const cli_cmd cli_cmd_help;
 
 #endif /* PT_CLI_H */

@@ -51,6 +51,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_report,
     &cli_cmd_nps_record,
     &cli_cmd_simulate,
+    &cli_cmd_demo,
     &cli_cmd_help,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
