@@ -103,10 +103,13 @@ load "1. the demo shop as it is (examples/shop/shop.lua, $plugins plugin declara
 # examples declare them (the server picks the new config version up).
 {
   cat "$SHOP/shop.lua"
-  echo 'plugin "plugins/cross_sell.lua" { pairs = { { "mp3", "headphones" }, { "coffee", "mugs" } }, max = 3 }'
+  # the demo shop may declare some of these already: add only the others
+  grep -q 'plugins/cross_sell.lua' "$SHOP/shop.lua" ||
+    echo 'plugin "plugins/cross_sell.lua" { pairs = { { "mp3", "headphones" }, { "coffee", "mugs" } }, max = 3 }'
   echo 'plugin "plugins/double_points.lua" { from = "2026-01-01", to = "2027-12-31", categories = { "coffee" } }'
   echo 'plugin "plugins/tier_bonus.lua" { tiers = { gold = 2000, silver = 1000 } }'
-  echo 'plugin "plugins/free_shipping_nudge.lua" { max = 3, categories = { "mugs" } }'
+  grep -q 'plugins/free_shipping_nudge.lua' "$SHOP/shop.lua" ||
+    echo 'plugin "plugins/free_shipping_nudge.lua" { max = 3, categories = { "mugs" } }'
 } >"$WORK/shop_plugins.lua"
 if "$P" --db "$DB" apply "$WORK/shop_plugins.lua" >"$WORK/apply.out" 2>&1 &&
   "$P" --db "$DB" --now $NOW quote "$WORK/cart1.json" >"$WORK/quote2.out" 2>&1; then
