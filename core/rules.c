@@ -51,8 +51,12 @@ typedef struct run {
   pt_hook hook;
   char src[PT_NAME_MAX + 8];  /* "plugin:<name>" */
   spent sp;
+  bool oom;                   /* a warning could not be added */
   char result[600];           /* what happened to the last action */
 } run;
+
+/* Appends v (stolen) to arr; false when out of memory. */
+static bool append(json_t *arr, json_t *v) { return v && json_array_append_new(arr, v) == 0; }
 
 static void warn(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(run *r, const char *fmt, ...) {
@@ -62,8 +66,8 @@ static void warn(run *r, const char *fmt, ...) {
   va_end(ap);
   char buf[700];
   snprintf(buf, sizeof buf, "plugin %s: %s", r->g->name, r->result);
-  json_t *w = json_string(buf);
-  json_array_append_new(r->q->warnings, w ? w : json_string("plugin warning (not UTF-8)"));
+  json_t *w = json_string(buf); /* texts are UTF-8 by now: NULL is out of memory */
+  if (!append(r->q->warnings, w)) r->oom = true;
 }
 
 /* A drop that is not a problem (a suggestion already in the cart). */
@@ -318,9 +322,9 @@ static int apply_suggest(run *r, const pt_action *a) {
     if (!rc) warn(r, "suggest: unknown sku %s", a->sku);
     return rc;
   }
-  json_array_append_new(q->suggestions,
-                        json_pack("{s:s, s:s, s:s}", "sku", a->sku, "reason", a->text,
-                                  "source", r->src));
+  if (!append(q->suggestions, json_pack("{s:s, s:s, s:s}", "sku", a->sku, "reason", a->text,
+                                        "source", r->src)))
+    return pt_err(r->p, PATRON_NOMEM, "out of memory");
   char why[PT_NAME_MAX + PT_ACT_TEXT + 4];
   snprintf(why, sizeof why, "%s%s%s", a->sku, a->text[0] ? ": " : "", a->text);
   pt_quote_trace(q, "suggest", r->src, NULL, 0, why);
@@ -340,7 +344,8 @@ static int apply_message(run *r, const pt_action *a) {
     quietly(r, "a quote carries at most 20 plugin messages");
     return PATRON_OK;
   }
-  json_array_append_new(q->messages, json_string(a->text));
+  if (!append(q->messages, json_string(a->text)))
+    return pt_err(r->p, PATRON_NOMEM, "out of memory");
   pt_quote_trace(q, "message", r->src, NULL, 0, a->text);
   snprintf(r->result, sizeof r->result, "applied");
   return PATRON_OK;
@@ -375,10 +380,11 @@ static int apply_bonus(run *r, const pt_action *a) {
     warn(r, "bonus_points: %" PRId64 " points would overflow the order's points", a->points);
     return PATRON_OK;
   }
-  q->bonus_points += a->points;
   const char *why = reason_or(a, "bonus points");
-  json_array_append_new(q->bonuses, json_pack("{s:s, s:s, s:I}", "source", r->src, "reason",
-                                              why, "points", (json_int_t)a->points));
+  if (!append(q->bonuses, json_pack("{s:s, s:s, s:I}", "source", r->src, "reason", why,
+                                    "points", (json_int_t)a->points)))
+    return pt_err(r->p, PATRON_NOMEM, "out of memory");
+  q->bonus_points += a->points;
   pt_quote_trace(q, "earn", r->src, "points", a->points, why);
   snprintf(r->result, sizeof r->result, "applied");
   return PATRON_OK;
@@ -454,6 +460,7 @@ static int run_hook(patron *p, pt_quote *q, pt_script *s, size_t i, pt_hook h) {
   if (h == PT_HOOK_QUOTE) {
     int rc = warn_budget(&r);
     if (rc) return rc;
+    if (r.oom) return pt_err(p, PATRON_NOMEM, "out of memory");
   }
   pt_call c = {.plugin = i, .hook = h};
   int rc = pt_script_call(s, &c);
@@ -467,6 +474,7 @@ static int run_hook(patron *p, pt_quote *q, pt_script *s, size_t i, pt_hook h) {
     else
       warn(&r, "%s", c.error);
     pt_script_call_free(&c);
+    if (rc == PATRON_OK && r.oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
     return rc;
   }
   if (c.ignored)
@@ -477,6 +485,7 @@ static int run_hook(patron *p, pt_quote *q, pt_script *s, size_t i, pt_hook h) {
     if (capture && rc == PATRON_OK) json_array_append_new(capture, action_json(&r, &c.actions[k]));
   }
   pt_script_call_free(&c);
+  if (rc == PATRON_OK && r.oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   return rc;
 }
 
@@ -494,6 +503,7 @@ int pt_rules_on_quote(patron *p, pt_quote *q) {
     } else if (has_budget(&cfg->plugins[i])) {
       run r = {.p = p, .q = q, .s = s, .i = i, .g = &cfg->plugins[i]};
       rc = warn_budget(&r);
+      if (rc == PATRON_OK && r.oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
     }
   }
   /* an anonymous cart earns nothing: no on_earn follows */

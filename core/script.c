@@ -76,6 +76,10 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   if (nsize > old) {
     size_t grow = nsize - old;
+    if (s->faulting || (s->fault > 0 && --s->fault == 0)) { /* pt_script_fault */
+      s->faulting = true;
+      return NULL;
+    }
     size_t limit = s->in_call && s->call_cap < s->cap ? s->call_cap : s->cap;
     if (s->used > limit || grow > limit - s->used) return NULL;
     if (s->in_call) s->budget -= (int64_t)(grow >> RT_ALLOC_SHIFT);
@@ -1016,6 +1020,11 @@ void pt_script_call_free(pt_call *c) {
 size_t pt_script_memory(pt_script *s) {
   lua_gc(s->L, LUA_GCCOLLECT, 0);
   return s->used;
+}
+
+void pt_script_fault(pt_script *s, int64_t n) {
+  s->fault = n;
+  s->faulting = false;
 }
 
 int64_t pt_script_errors(const pt_script *s, size_t plugin) {

@@ -93,6 +93,9 @@ void pt_script_call_free(pt_call *c);
 
 /* Bytes the state holds after a full garbage collection (tests). */
 size_t pt_script_memory(pt_script *s);
+/* Fault injection (tests): the n-th allocation from now that grows the
+** state fails, and every one after it until pt_script_fault(s, 0). */
+void pt_script_fault(pt_script *s, int64_t n);
 /* Failed calls of a plugin since the state was built. */
 int64_t pt_script_errors(const pt_script *s, size_t plugin);
 

@@ -59,6 +59,8 @@ struct pt_script {
   char build_error[256];
   /* memory */
   size_t used, cap, call_cap;
+  int64_t fault;             /* tests: the fault-th growth from now fails, */
+  bool faulting;             /* ... and every one after it */
   /* the running call */
   bool in_call;
   int every;

@@ -17,7 +17,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "script.h"
+#include "script_rt.h"
 #include "t.h"
 
 static char root[4096]; /* the repository */
@@ -458,6 +458,22 @@ TEST(views_are_read_only) {
   patron *p = shop("views_ro.db", BASE "plugin \"view_write.lua\" { list = { \"a\", \"b\" } }\n");
   json_t *q = quote(p, NORMAL);
   CHECK_HAS(MESSAGE(q, "qty"), "qty 2 params 2");
+  json_decref(q);
+  patron_close(p);
+}
+
+TEST(slow_c_calls_hit_the_time_limit) {
+  const char *skus[] = {"BOMB", NULL};
+  const char *want[] = {"plugin slow: time limit exceeded at slow.lua:8"};
+  hostile("plugin \"slow.lua\" { memory_kb = 32768 }", skus, want, true);
+}
+
+TEST(helpers_and_view_semantics) {
+  patron *p = shop("misc.db", BASE "plugin \"misc.lua\" { rec = { zeta = 1, alpha = 2, mid = 3 } }\n");
+  json_t *q = quote(p, NORMAL);
+  CHECK_STR(MESSAGE(q, "299"), "299 -300 1234.56 -0.05 view cart.lines[2] nil 0 2 alpha+mid+zeta "
+                               "6 003.1 false");
+  CHECK_EQ_I64(NWARN(q), 0);
   json_decref(q);
   patron_close(p);
 }
@@ -953,6 +969,57 @@ TEST(rules_check_finds_typos_with_file_and_line) {
   json_decref(m);
 }
 
+/* ---- fault injection ---------------------------------------------------------------------- */
+
+TEST(every_allocation_failure_in_the_rule_state_is_clean) {
+  /* from the N-th allocation on, every allocation of the state fails
+  ** during a quote, for N = 1, 2, ... until the quote no longer reaches
+  ** it: each run returns a quote (plugins skipped with a warning) or a
+  ** clean error, and the next quote on the same handle is exact (ASan
+  ** checks for leaks) */
+  patron *p = shop("fault.db", BASE "plugin \"sample.lua\" { bonus = 5 }\n"
+                                    "plugin \"customer.lua\" { n = 2 }\n");
+  json_t *q = quote(p, NORMAL);
+  char *want = q ? json_dumps(q, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(q);
+  int runs = 0, warned = 0, errors = 0, bad = 0;
+  for (int64_t n = 1; n < 5000; n++) {
+    pt_script_fault(p->script, n);
+    char *out = NULL;
+    int rc = patron_quote_json(p, &out, NORMAL);
+    runs++;
+    bool hit = p->script && p->script->faulting;
+    if (p->script) pt_script_fault(p->script, 0);
+    if (rc == PATRON_OK) {
+      json_t *j = json_loads(out, 0, NULL);
+      if (NWARN(j)) warned++;
+      json_decref(j);
+    } else if (rc == PATRON_NOMEM || rc == PATRON_INTERNAL) {
+      errors++;
+    } else {
+      bad++;
+      printf("#   N = %lld: %s\n", (long long)n, patron_errmsg(p));
+    }
+    patron_free(out);
+    json_t *again = quote(p, NORMAL);
+    char *got = again ? json_dumps(again, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!got || !want || strcmp(got, want) != 0) {
+      bad++;
+      printf("#   N = %lld: the next quote differs\n", (long long)n);
+    }
+    free(got);
+    json_decref(again);
+    if (!hit) break; /* the quote no longer reaches the fault */
+  }
+  CHECK(runs > 50);
+  CHECK(warned > 0);
+  CHECK_EQ_I64(bad, 0);
+  printf("# %d runs: %d skipped a plugin with a warning, %d failed cleanly\n", runs, warned,
+         errors);
+  free(want);
+  patron_close(p);
+}
+
 /* ---- setup ------------------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text) {
@@ -984,6 +1051,7 @@ int main(void) {
   RUN(endless_loops_in_coroutines);
   RUN(recursion_bomb);
   RUN(pattern_that_backtracks_for_minutes_is_stopped);
+  RUN(slow_c_calls_hit_the_time_limit);
   RUN(string_rep_bomb);
   RUN(string_rep_bomb_under_pcall);
   RUN(concatenation_doubling_bomb);
@@ -998,6 +1066,7 @@ int main(void) {
   RUN(rewriting_its_globals_reaches_no_other_plugin);
   RUN(one_plugin_cannot_change_another_plugins_globals);
   RUN(views_are_read_only);
+  RUN(helpers_and_view_semantics);
   RUN(garbage_actions_are_dropped_one_by_one);
   RUN(errors_that_are_not_strings);
   RUN(a_plugin_that_fails_to_load_warns_on_every_cart);
@@ -1012,5 +1081,6 @@ int main(void) {
   RUN(uses_budget_limits_shipping_actions);
   RUN(pattern_functions_match_the_standard_library);
   RUN(rules_check_finds_typos_with_file_and_line);
+  RUN(every_allocation_failure_in_the_rule_state_is_clean);
   return t_done();
 }
