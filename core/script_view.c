@@ -458,6 +458,27 @@ static int read_history(pt_script *s, history *h) {
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc;
 }
 
+/* The customer's subscriptions, oldest first (at most 20), copied into
+** C buffers so no statement or allocation is held across a Lua call. */
+typedef struct sub_row {
+  char plan[PT_NAME_MAX], status[16];
+} sub_row;
+
+static int read_subscriptions(pt_script *s, sub_row rows[20], int *n) {
+  sqlite3_stmt *st = pt_stmt(s->p, PT_SQL_SCRIPT_CUSTOMER_SUBS);
+  *n = 0;
+  if (!st) return -1;
+  sqlite3_bind_text(st, 1, s->q->cart->customer, -1, SQLITE_TRANSIENT);
+  int rc;
+  while (*n < 20 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    pt_col_text(st, 0, rows[*n].plan, sizeof rows[*n].plan);
+    pt_col_text(st, 1, rows[*n].status, sizeof rows[*n].status);
+    (*n)++;
+  }
+  pt_stmt_done(st);
+  return *n == 20 || rc == SQLITE_DONE ? 0 : rc;
+}
+
 static const char *const history_fields[] = {"order_count", "lifetime_cents",
                                              "first_order_at", "last_order_at",
                                              "birthday", "subscriptions", NULL};
@@ -479,8 +500,21 @@ static int customer_load(lua_State *L) {
     set_int(L, b, "last_order_at", h.last);
   }
   set_opt(L, b, "birthday", h.birthday);
+  sub_row subs[20];
+  int nsubs;
+  if ((rc = read_subscriptions(s, subs, &nsubs)))
+    return storage_error(L, s, rc > 0 ? rc : 0, "ctx.customer.subscriptions");
   lua_pushliteral(L, "ctx.customer.subscriptions");
-  pt_view_open(L, 0, 0, 0);
+  pt_view_open(L, 0, nsubs, 0);
+  int pv = lua_gettop(L) - 1, arr = lua_gettop(L);
+  for (int i = 0; i < nsubs; i++) {
+    lua_pushinteger(L, i + 1);
+    pt_view_open(L, pv, 0, 2);
+    set_str(L, lua_gettop(L), "plan", subs[i].plan);
+    set_str(L, lua_gettop(L), "status", subs[i].status);
+    lua_pop(L, 1);
+    lua_rawseti(L, arr, i + 1);
+  }
   lua_pop(L, 1);
   lua_setfield(L, b, "subscriptions");
   s->history_gen = s->gen;

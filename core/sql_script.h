@@ -49,3 +49,6 @@ PT_SQL(RULE_USAGE_GIVE_BACK,
        "UPDATE rule_usage SET cents_back = cents_back + ?3, "
        "points_back = points_back + ?4, use_back = use_back + ?5 "
        "WHERE order_rowid = ?1 AND plugin = ?2")
+PT_SQL(SCRIPT_CUSTOMER_SUBS,
+       "SELECT plan, status FROM subscriptions WHERE customer = ?1 "
+       "ORDER BY created_at, id LIMIT 20")
