@@ -434,41 +434,51 @@ int pt_quote_run(patron *p, pt_quote *q, pt_cart *cart, bool commit) {
   return PATRON_OK;
 }
 
+/* json_object_set_new that remembers a failure (v NULL or no memory). */
+static void put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (!v || json_object_set_new(o, k, v)) *bad = true;
+}
+
 json_t *pt_quote_to_json(const pt_quote *q) {
+  bool bad = false;
   const pt_cart *c = q->cart;
   json_t *o = json_object();
   json_t *lines = json_array();
   for (size_t i = 0; i < c->nlines; i++) {
     const pt_line *l = &c->lines[i];
     json_t *lj = json_object();
-    json_object_set_new(lj, "sku", json_string(l->sku));
-    json_object_set_new(lj, "qty", json_integer(l->qty));
-    json_object_set_new(lj, "unit_cents", json_integer(l->unit_cents));
-    json_object_set_new(lj, "discount_cents", json_integer(l->discount_cents));
-    json_object_set_new(lj, "total_cents", json_integer(l->gross_cents - l->discount_cents));
-    json_array_append_new(lines, lj);
+    put(lj, "sku", json_string(l->sku), &bad);
+    put(lj, "qty", json_integer(l->qty), &bad);
+    put(lj, "unit_cents", json_integer(l->unit_cents), &bad);
+    put(lj, "discount_cents", json_integer(l->discount_cents), &bad);
+    put(lj, "total_cents", json_integer(l->gross_cents - l->discount_cents), &bad);
+    if (json_array_append_new(lines, lj)) bad = true;
   }
-  json_object_set_new(o, "program", json_string(q->prog->name));
-  json_object_set_new(o, "customer", c->customer[0] ? json_string(c->customer) : json_null());
-  json_object_set_new(o, "currency", json_string(q->cfg->currency));
-  json_object_set_new(o, "lines", lines);
-  json_object_set_new(o, "subtotal_cents", json_integer(q->subtotal_cents));
-  json_object_set_new(o, "discounts", json_incref(q->discounts));
-  json_object_set_new(o, "discount_cents", json_integer(q->discount_cents));
-  json_object_set_new(o, "shipping_cents", json_integer(q->shipping_cents));
-  json_object_set_new(o, "free_shipping",
+  put(o, "program", json_string(q->prog->name), &bad);
+  put(o, "customer", c->customer[0] ? json_string(c->customer) : json_null(), &bad);
+  put(o, "currency", json_string(q->cfg->currency), &bad);
+  put(o, "lines", lines, &bad);
+  put(o, "subtotal_cents", json_integer(q->subtotal_cents), &bad);
+  put(o, "discounts", json_incref(q->discounts), &bad);
+  put(o, "discount_cents", json_integer(q->discount_cents), &bad);
+  put(o, "shipping_cents", json_integer(q->shipping_cents), &bad);
+  put(o, "free_shipping",
       q->threshold_cents < 0 ? json_null()
       : json_pack("{s:I, s:I}", "threshold_cents", (json_int_t)q->threshold_cents,
-                  "missing_cents", (json_int_t)q->missing_cents));
-  json_object_set_new(o, "redeem", json_pack("{s:I, s:I}", "points",
-      (json_int_t)q->redeem_points, "cents", (json_int_t)q->redeem_cents));
-  json_object_set_new(o, "total_cents", json_integer(q->total_cents));
-  json_object_set_new(o, "points_earned", json_integer(q->points_earned));
-  json_object_set_new(o, "tier", json_string(q->tier));
-  json_object_set_new(o, "suggestions", json_incref(q->suggestions));
-  json_object_set_new(o, "messages", json_incref(q->messages));
-  json_object_set_new(o, "trace", json_incref(q->trace));
-  json_object_set_new(o, "warnings", json_incref(q->warnings));
-  json_object_set_new(o, "config_version", json_integer(q->cfg->version));
+                  "missing_cents", (json_int_t)q->missing_cents), &bad);
+  put(o, "redeem", json_pack("{s:I, s:I}", "points",
+      (json_int_t)q->redeem_points, "cents", (json_int_t)q->redeem_cents), &bad);
+  put(o, "total_cents", json_integer(q->total_cents), &bad);
+  put(o, "points_earned", json_integer(q->points_earned), &bad);
+  put(o, "tier", json_string(q->tier), &bad);
+  put(o, "suggestions", json_incref(q->suggestions), &bad);
+  put(o, "messages", json_incref(q->messages), &bad);
+  put(o, "trace", json_incref(q->trace), &bad);
+  put(o, "warnings", json_incref(q->warnings), &bad);
+  put(o, "config_version", json_integer(q->cfg->version), &bad);
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
   return o;
 }

@@ -254,7 +254,13 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
   const char *cust = cart->customer[0] ? cart->customer : NULL;
   json_t *entries = json_array();
   r = pt_quote_to_json(&q);
-  json_object_set_new(r, "entries", entries);
+  /* r keeps its own reference: entries stays valid even if the set fails */
+  if (!entries || !r || json_object_set(r, "entries", entries)) {
+    json_decref(entries);
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto fail;
+  }
+  json_decref(entries);
   if (cust) {
     if ((rc = pt_customer_ensure(p, cust, q.at)) ||
         (rc = pt_account_ensure(p, q.prog, cust, q.at)))
@@ -327,6 +333,7 @@ int patron_quote_json(patron *p, char **out, const char *in) {
   int rc = pt_cart_decode(p, &cart, in, in ? strlen(in) : 0);
   if (rc) return rc;
   pt_quote q;
+  memset(&q, 0, sizeof q);
   if ((rc = pt_read_begin(p)) == PATRON_OK) {
     rc = pt_quote_run(p, &q, &cart, false);
     pt_read_end(p);
@@ -386,7 +393,7 @@ static int fill_quote(patron *p, patron_quote *out, const char *text) {
   json_t *a = json_object_get(j, "discounts"), *v;
   size_t i;
   out->discounts = calloc(json_array_size(a) + 1, sizeof *out->discounts);
-  json_array_foreach(a, i, v) {
+  if (out->discounts) json_array_foreach(a, i, v) {
     out->discounts[i].source = dup_str(json_object_get(v, "source"));
     out->discounts[i].reason = dup_str(json_object_get(v, "reason"));
     out->discounts[i].cents = json_integer_value(json_object_get(v, "cents"));
@@ -394,14 +401,14 @@ static int fill_quote(patron *p, patron_quote *out, const char *text) {
   }
   a = json_object_get(j, "suggestions");
   out->suggestions = calloc(json_array_size(a) + 1, sizeof *out->suggestions);
-  json_array_foreach(a, i, v) {
+  if (out->suggestions) json_array_foreach(a, i, v) {
     out->suggestions[i].sku = dup_str(json_object_get(v, "sku"));
     out->suggestions[i].reason = dup_str(json_object_get(v, "reason"));
     out->nsuggestions++;
   }
   a = json_object_get(j, "warnings");
   out->warnings = calloc(json_array_size(a) + 1, sizeof *out->warnings);
-  json_array_foreach(a, i, v) out->warnings[out->nwarnings++] = dup_str(v);
+  if (out->warnings) json_array_foreach(a, i, v) out->warnings[out->nwarnings++] = dup_str(v);
   out->json = pt_strdup(text);
   json_decref(j);
   if (!out->discounts || !out->suggestions || !out->warnings || !out->json) {
@@ -437,6 +444,7 @@ int patron_quote_cart(patron *p, patron_quote *out, const patron_cart *in) {
   int rc = pt_cart_from_struct(p, &cart, in);
   if (rc) return rc;
   pt_quote q;
+  memset(&q, 0, sizeof q);
   if ((rc = pt_read_begin(p)) == PATRON_OK) {
     rc = pt_quote_run(p, &q, &cart, false);
     pt_read_end(p);

@@ -344,6 +344,8 @@ static void to_json(lua_State *L, cfg_eval *ev, int idx, int depth,
   case LUA_TSTRING: {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
+    if (memchr(s, 0, len))
+      luaL_error(L, "%s: text with a NUL character cannot be stored", ev->name);
     json_t *v = json_stringn(s, len);
     if (!v) luaL_error(L, "%s: text that is not valid UTF-8 cannot be stored", ev->name);
     attach(L, ev, parent, key, v);

@@ -27,6 +27,9 @@ static int verr(patron *p, int code, const char *path, const char *fmt,
   p->code = code;
   vsnprintf(p->errmsg, sizeof p->errmsg, fmt, ap);
   snprintf(p->errpath, sizeof p->errpath, "%s", path ? path : "");
+  /* messages quote input: keep them valid UTF-8 for the JSON error */
+  pt_utf8_scrub(p->errmsg);
+  pt_utf8_scrub(p->errpath);
   return code;
 }
 

@@ -81,6 +81,11 @@ int64_t pt_add_months(int64_t t, int n);
 #define PT_DAY 86400
 
 /* ---- small utilities (util.c) ---------------------------------------- */
+/* True if s is valid UTF-8 (no overlong forms, no surrogates). */
+bool pt_utf8_valid(const char *s);
+/* Replaces every byte that does not start a valid UTF-8 sequence with '?'
+** in place, so messages that quote bad input stay valid JSON text. */
+void pt_utf8_scrub(char *s);
 /* True if s holds a payment card number (see util.c for the rule). */
 bool pt_is_card_number(const char *s);
 void pt_uuid(char out[37]);

@@ -394,6 +394,9 @@ int patron_adjust(patron *p, char entry_uuid[37], const char *customer,
   if (points == 0)
     return pt_err_path(p, PATRON_INVALID_INPUT, "points",
                        "an adjustment needs non-zero points");
+  if (!pt_utf8_valid(reason))
+    return pt_err_path(p, PATRON_INVALID_INPUT, "reason",
+                       "the reason must be valid UTF-8 text");
   int rc = pt_begin(p);
   if (rc) return rc;
   if ((rc = resolve(p, customer, program, &prog))) goto fail;

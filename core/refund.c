@@ -140,7 +140,13 @@ int patron_refund(patron *p, char **out, const char *order_id,
   int64_t units = 0, cents = 0, reversed = 0, returned = 0;
   json_t *jl = json_array();
   res = json_object();
-  json_object_set_new(res, "lines", jl);
+  /* res keeps its own reference to jl: jl stays valid if the set fails */
+  if (!jl || !res || json_object_set(res, "lines", jl)) {
+    json_decref(jl);
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto fail;
+  }
+  json_decref(jl);
   for (size_t i = 0; i < n; i++) {
     rline *l = &lines[i];
     if (l->take == 0) continue;

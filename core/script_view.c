@@ -469,7 +469,7 @@ static int read_subscriptions(pt_script *s, sub_row rows[20], int *n) {
   *n = 0;
   if (!st) return -1;
   sqlite3_bind_text(st, 1, s->q->cart->customer, -1, SQLITE_TRANSIENT);
-  int rc;
+  int rc = SQLITE_DONE;
   while (*n < 20 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     pt_col_text(st, 0, rows[*n].plan, sizeof rows[*n].plan);
     pt_col_text(st, 1, rows[*n].status, sizeof rows[*n].status);

@@ -128,7 +128,14 @@ int pt_store_open(patron *p, const char *path, const patron_options *o) {
                     "patron needs WAL for safe concurrent tills", path, got);
     if ((rc = exec(p, "PRAGMA synchronous = FULL", "open"))) return rc;
   }
-  return migrate(p, o->read_only);
+  if ((rc = migrate(p, o->read_only))) return rc;
+  /* prepared now, so ending a transaction never needs an allocation */
+  static const enum pt_sql_id txn[] = {PT_SQL_BEGIN, PT_SQL_COMMIT, PT_SQL_ROLLBACK,
+                                       PT_SQL_SAVEPOINT, PT_SQL_RELEASE,
+                                       PT_SQL_ROLLBACK_TO, PT_SQL_BEGIN_READ};
+  for (size_t i = 0; i < sizeof txn / sizeof txn[0]; i++)
+    if (!pt_stmt(p, txn[i])) return p->code;
+  return PATRON_OK;
 }
 
 void pt_store_close(patron *p) {
@@ -165,6 +172,12 @@ void pt_stmt_done(sqlite3_stmt *st) {
 }
 
 int pt_exec_stmt(patron *p, sqlite3_stmt *st, const char *what) {
+  /* SQLite rolls the whole transaction back by itself on some errors
+  ** (out of memory, disk full). Writing on in autocommit would apply
+  ** the rest of an order statement by statement: refuse instead. */
+  if (p->txn_depth > 0 && sqlite3_get_autocommit(p->db))
+    return pt_err(p, PATRON_NOMEM, "%s: the transaction was rolled back by "
+                  "an earlier error", what);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) return PATRON_OK;
@@ -195,6 +208,12 @@ int pt_begin(patron *p) {
 
 int pt_commit(patron *p) {
   if (p->txn_depth <= 0) return pt_err(p, PATRON_MISUSE, "commit without begin");
+  if (sqlite3_get_autocommit(p->db)) {
+    int rc = pt_err(p, PATRON_NOMEM, "the transaction was rolled back by an "
+                    "earlier error; nothing was written");
+    p->txn_depth = 0;
+    return rc;
+  }
   int rc = run(p, p->txn_depth == 1 ? PT_SQL_COMMIT : PT_SQL_RELEASE);
   if (rc != PATRON_OK) {
     pt_rollback(p); /* keeps the commit's error */

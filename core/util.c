@@ -243,3 +243,39 @@ bool pt_is_card_number(const char *s) {
   }
   return false;
 }
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if there is none. */
+static size_t utf8_seq(const unsigned char *s) {
+  if (s[0] < 0x80) return 1;
+  size_t n = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+           : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || (n == 2 && s[0] < 0xC2)) return 0;
+  uint32_t cp = s[0] & (0x7F >> n);
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+bool pt_utf8_valid(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  while (*u) {
+    size_t n = utf8_seq(u);
+    if (!n) return false;
+    u += n;
+  }
+  return true;
+}
+
+void pt_utf8_scrub(char *s) {
+  unsigned char *u = (unsigned char *)s;
+  while (*u) {
+    size_t n = utf8_seq(u);
+    if (n) u += n;
+    else *u++ = '?';
+  }
+}
