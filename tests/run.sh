@@ -5,15 +5,18 @@
 # VALGRIND=1 runs the unit tests under valgrind. Exit 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
-passed=0 failed=0
+passed=0 failed=0 todo=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 count() { # name, output file, exit status
-  local name=$1 out=$2 status=$3 p f
+  local name=$1 out=$2 status=$3 p f t
   p=$(grep -c '^ok ' "$out")
-  f=$(grep -c '^not ok ' "$out")
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+  # "not ok ... # TODO" is a known, documented bug: counted apart (TAP)
+  t=$(grep -c '^not ok .*# TODO' "$out")
+  f=$(($(grep -c '^not ok ' "$out") - t))
+  todo=$((todo + t))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && { [ "$t" -eq 0 ] || [ "$status" -ge 124 ]; }; then
     f=1 # a suite that crashed or exited non-zero is a failure
     echo "not ok - $name exited with status $status" >>"$out"
   fi
@@ -26,7 +29,7 @@ count() { # name, output file, exit status
     echo "FAIL $name"
     grep -B0 -A12 '^not ok ' "$out" | sed 's/^/    /' | head -80
   else
-    echo "ok   $name ($p)"
+    if [ "$t" -gt 0 ]; then echo "ok   $name ($p; $t known bugs, TODO)"; else echo "ok   $name ($p)"; fi
   fi
 }
 
@@ -48,5 +51,6 @@ for build in "$@"; do
     count "$s [$build]" "$log" $?
   done
 done
+[ "$todo" -gt 0 ] && echo "known bugs still open (TAP TODO): $todo; see README, Guarantees"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

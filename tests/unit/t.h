@@ -64,6 +64,20 @@ static int t_num, t_failed_tests, t_cur_fail;
     fflush(stdout);                                                         \
   } while (0)
 
+/* A test of a known, documented bug: it runs and reports like any other,
+** marked "# TODO why" (TAP), so the suite stays green while the bug is
+** open; tests/run.sh counts it apart. It never hides a new failure: only
+** the tests wrapped in RUN_TODO are affected. */
+#define RUN_TODO(name, why)                                                 \
+  do {                                                                      \
+    t_cur_fail = 0;                                                         \
+    name();                                                                 \
+    t_num++;                                                                \
+    printf("%sok %d - %s # TODO %s\n", t_cur_fail ? "not " : "", t_num,     \
+           #name, why);                                                     \
+    fflush(stdout);                                                         \
+  } while (0)
+
 static inline int t_done(void) {
   printf("1..%d\n", t_num);
   return t_failed_tests ? 1 : 0;
