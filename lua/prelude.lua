@@ -2,7 +2,7 @@
 -- runs once in every rule state, before the plugins, and returns:
 --   new_env(name)  a fresh environment for one plugin (its own copies of
 --                  the safe functions and libraries, the action
---                  constructors, `money`), whose reads of undeclared
+--                  constructors, `money`, `params`), whose reads of undeclared
 --                  globals raise, and a function that seals it: after the
 --                  file has loaded, assigning a new global raises too. A
 --                  global once declared stays declared when set to nil;
@@ -18,10 +18,11 @@
 
 local host = ...
 local BASE, LIBS = host.base, host.libs
-local type, next, error, tostring, rawset, setmetatable, getmetatable, ipairs =
-      type, next, error, tostring, rawset, setmetatable, getmetatable, ipairs
+local type, next, error, tostring, tonumber, rawset, setmetatable, getmetatable, ipairs =
+      type, next, error, tostring, tonumber, rawset, setmetatable, getmetatable, ipairs
 local spairs = BASE.pairs          -- sandboxed: __pairs, else a fixed order
-local sort, format, mtype = table.sort, string.format, math.type
+local sort, format, mtype, tointeger = table.sort, string.format, math.type, math.tointeger
+local find, sub = string.find, string.sub
 
 local M = {}
 
@@ -107,6 +108,84 @@ function money.str(cents)
   return format("%s%d.%02d", cents < 0 and "-" or "", a // 100, a % 100)
 end
 
+-- "20%", "12.5%", "0.25%" from integer basis points.
+function money.pct(bp)
+  if mtype(bp) ~= "integer" then error("money.pct: bp must be an integer", 2) end
+  local a = bp < 0 and -bp or bp
+  local s
+  if a % 100 == 0 then
+    s = format("%d", a // 100)
+  else
+    s = format("%d.%02d", a // 100, a % 100)
+    if sub(s, -1) == "0" then s = sub(s, 1, -2) end
+  end
+  return (bp < 0 and "-" or "") .. s .. "%"
+end
+
+---------------------------------------------------------------- params
+
+-- Reading ctx.params (a view, or the plugin's own table). A bad param
+-- raises "param <key> ..." without a position (level 0): the runtime puts
+-- the plugin's file and line in front, and the hook's actions are dropped.
+local params = {}
+
+-- A table or a view (views of ctx.params and carts are userdata).
+function params.is_table(v)
+  local t = type(v)
+  return t == "table" or t == "userdata"
+end
+
+-- An integer in lo..hi (a number, or a text holding one: "5"); default
+-- when absent.
+function params.int(p, key, default, lo, hi)
+  local v = p[key]
+  if v == nil then return default end
+  local n = v
+  if type(n) == "string" then n = tonumber(n) end
+  n = type(n) == "number" and tointeger(n) or nil
+  if n == nil or n < lo or n > hi then
+    error(format("param %s must be an integer in %d..%d, got %s",
+                 key, lo, hi, tostring(v)), 0)
+  end
+  return n
+end
+
+-- A new array of strings: a list of texts, or one text with commas
+-- ("a,b"; empty items skipped); nil when absent. `what` names the items in
+-- the error (default "texts").
+function params.list(p, key, what)
+  local v, out = p[key], {}
+  if v == nil then return nil end
+  if type(v) == "string" then
+    local i = 1
+    while i <= #v do
+      local j = find(v, ",", i, true) or #v + 1
+      if j > i then out[#out + 1] = sub(v, i, j - 1) end
+      i = j + 1
+    end
+    return out
+  end
+  if params.is_table(v) then
+    for i, s in ipairs(v) do
+      if type(s) ~= "string" then
+        error(format("param %s[%d] must be text", key, i), 0)
+      end
+      out[#out + 1] = s
+    end
+    return out
+  end
+  error(format("param %s must be a list of %s", key, what or "texts"), 0)
+end
+
+-- A text, or nil when absent.
+function params.text(p, key)
+  local v = p[key]
+  if v ~= nil and type(v) ~= "string" then
+    error(format("param %s must be text", key), 0)
+  end
+  return v
+end
+
 ---------------------------------------------------------------- environments
 
 local function copy(t)
@@ -120,6 +199,7 @@ function M.new_env(name)
   for k, lib in next, LIBS do env[k] = copy(lib) end
   for k, f in next, ACTIONS do env[k] = f end
   env.money = copy(money)
+  env.params = copy(params)
   env._G = env
   local declared, sealed = {}, false
   for k in next, env do declared[k] = true end

@@ -27,10 +27,6 @@ local fmt, sort = string.format, table.sort
 
 local rule = { name = "annual_upsell" }
 
-local function money(cents)
-  return fmt("%d.%02d", cents // 100, cents % 100)
-end
-
 local function is_period(plan, every)
   return plan.every == every and (plan.count == nil or plan.count == 1)
 end
@@ -70,7 +66,7 @@ function rule.on_quote(cart, ctx)
     if best ~= nil and best_saving > 0 and not has[best.name] then
       out[#out + 1] = message { text = fmt(
         "Switch to %s: %s a year, save %s (%d%%) against 12 x %s",
-        best.name, money(best.price_cents), money(best_saving),
+        best.name, money.str(best.price_cents), money.str(best_saving),
         best_saving * 100 // year_cost, name) }
     end
   end

@@ -30,22 +30,7 @@ Example (shop.lua):
   plugin "plugins/birthday.lua" { points = 500, days = 7 }
 ]]
 
-local fmt, tointeger = string.format, math.tointeger
-
 local rule = { name = "birthday" }
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
 
 local function is_leap(y)
   return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
@@ -76,8 +61,8 @@ end
 
 function rule.on_earn(order, ctx)
   local p = ctx.params or {}
-  local points = int_param(p, "points", 500, 1, 1000000000)
-  local days = int_param(p, "days", 0, 0, 364)
+  local points = params.int(p, "points", 500, 1, 1000000000)
+  local days = params.int(p, "days", 0, 0, 364)
   local c = ctx.customer
   if c == nil or type(c.birthday) ~= "string" or #c.birthday ~= 5
      or c.birthday:sub(3, 3) ~= "-" then

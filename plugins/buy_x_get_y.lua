@@ -26,39 +26,21 @@ Example (shop.lua):
     x = 2, y = 1 }
 ]]
 
-local fmt, tointeger, sort = string.format, math.tointeger, table.sort
+local fmt, sort = string.format, table.sort
 
 local rule = { name = "buy_x_get_y" }
-
-local function is_table(v)
-  local t = type(v)
-  return t == "table" or t == "userdata"
-end
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
 
 -- A set param { skus = {...}, categories = {...} } as a predicate on lines.
 local function set_param(p, key)
   local v = p[key]
-  if not is_table(v) then
+  if not params.is_table(v) then
     error(fmt("param %s must be { skus = { ... } } or { categories = { ... } }", key), 0)
   end
   local skus, cats, n = {}, {}, 0
   for _, field in ipairs({ "skus", "categories" }) do
     local list = v[field]
     if list ~= nil then
-      if not is_table(list) then
+      if not params.is_table(list) then
         error(fmt("param %s.%s must be a list", key, field), 0)
       end
       local into = field == "skus" and skus or cats
@@ -77,27 +59,15 @@ local function set_param(p, key)
   return function(line) return skus[line.sku] or cats[line.category] or false end
 end
 
-local function percent(bp)
-  if bp % 100 == 0 then return fmt("%d%%", bp // 100) end
-  local s = fmt("%d.%02d", bp // 100, bp % 100)
-  if s:sub(-1) == "0" then s = s:sub(1, -2) end
-  return s .. "%"
-end
-
 function rule.on_quote(cart, ctx)
   local p = ctx.params or {}
-  local x = int_param(p, "x", 2, 1, 1000000)
-  local y = int_param(p, "y", 1, 1, 1000000)
-  local off_bp = int_param(p, "off_bp", 10000, 1, 10000)
+  local x = params.int(p, "x", 2, 1, 1000000)
+  local y = params.int(p, "y", 1, 1, 1000000)
+  local off_bp = params.int(p, "off_bp", 10000, 1, 10000)
   local in_buy = set_param(p, "buy")
   local in_get = p.get == nil and in_buy or set_param(p, "get")
-  local reason = p.reason
-  if reason == nil then
-    reason = fmt("buy %d get %d ", x, y) ..
-             (off_bp == 10000 and "free" or "at " .. percent(off_bp) .. " off")
-  elseif type(reason) ~= "string" then
-    error("param reason must be text", 0)
-  end
+  local reason = params.text(p, "reason") or fmt("buy %d get %d ", x, y) ..
+    (off_bp == 10000 and "free" or "at " .. money.pct(off_bp) .. " off")
 
   local buy_units, get_units = 0, 0
   local gets, left = {}, {}  -- get-eligible lines; net cents per sku

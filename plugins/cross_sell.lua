@@ -28,39 +28,21 @@ Example (shop.lua):
     max = 3, quiet_days = 30 }
 ]]
 
-local fmt, tointeger = string.format, math.tointeger
+local fmt = string.format
 
 local rule = { name = "cross_sell" }
-
-local function is_table(v)
-  local t = type(v)
-  return t == "table" or t == "userdata"
-end
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
 
 -- The pairs param as an array of { trigger, target, reason }.
 local function read_pairs(p)
   local out = {}
   local v = p.pairs
   if v == nil then return out end
-  if not is_table(v) then
+  if not params.is_table(v) then
     error("param pairs must be a list of { trigger, target } pairs", 0)
   end
   for i, pair in ipairs(v) do
     local trigger, target, reason
-    if is_table(pair) then trigger, target, reason = pair[1], pair[2], pair[3] end
+    if params.is_table(pair) then trigger, target, reason = pair[1], pair[2], pair[3] end
     if type(trigger) ~= "string" or type(target) ~= "string"
        or (reason ~= nil and type(reason) ~= "string") then
       error(fmt("param pairs[%d] must be { \"trigger\", \"target\" [, \"reason\"] }", i), 0)
@@ -72,9 +54,9 @@ end
 
 function rule.on_quote(cart, ctx)
   local p = ctx.params or {}
-  local max = int_param(p, "max", 3, 0, 50)
-  local per_pair = int_param(p, "per_pair", max, 0, 50)
-  local quiet_days = int_param(p, "quiet_days", 30, 0, 36500)
+  local max = params.int(p, "max", 3, 0, 50)
+  local per_pair = params.int(p, "per_pair", max, 0, 50)
+  local quiet_days = params.int(p, "quiet_days", 30, 0, 36500)
   local pairs_ = read_pairs(p)
   local customer = ctx.customer
   local check_declined = customer ~= nil and quiet_days > 0

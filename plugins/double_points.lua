@@ -24,60 +24,7 @@ Example (shop.lua):
     budget = { points = 500000, uses = 10000 }, categories = { "coffee" } }
 ]]
 
-local fmt, tointeger = string.format, math.tointeger
-
 local rule = { name = "double_points" }
-
-local function is_table(v)
-  local t = type(v)
-  return t == "table" or t == "userdata"
-end
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
-
--- A list of strings: a Lua list, or one text with commas ("a,b").
-local function list_param(p, key)
-  local v, out = p[key], {}
-  if v == nil then return nil end
-  if type(v) == "string" then
-    local i = 1
-    while i <= #v do
-      local j = string.find(v, ",", i, true) or #v + 1
-      if j > i then out[#out + 1] = string.sub(v, i, j - 1) end
-      i = j + 1
-    end
-    return out
-  end
-  if is_table(v) then
-    for i, s in ipairs(v) do
-      if type(s) ~= "string" then
-        error(fmt("param %s[%d] must be text", key, i), 0)
-      end
-      out[#out + 1] = s
-    end
-    return out
-  end
-  error(fmt("param %s must be a list of categories", key), 0)
-end
-
--- "50%", "12.5%" for basis points.
-local function percent(bp)
-  if bp % 100 == 0 then return fmt("%d%%", bp // 100) end
-  local s = fmt("%d.%02d", bp // 100, bp % 100)
-  if s:sub(-1) == "0" then s = s:sub(1, -2) end
-  return s .. "%"
-end
 
 -- Base points, or their share earned by the lines in `cats` (nil = all).
 local function base_for(order, cats)
@@ -97,16 +44,13 @@ end
 
 function rule.on_earn(order, ctx)
   local p = ctx.params or {}
-  local bp = int_param(p, "multiplier_bp", 10000, 1, 100000)
-  local cats = list_param(p, "categories")
-  local reason = p.reason
-  if reason ~= nil and type(reason) ~= "string" then
-    error("param reason must be text", 0)
-  end
+  local bp = params.int(p, "multiplier_bp", 10000, 1, 100000)
+  local cats = params.list(p, "categories", "categories")
+  local reason = params.text(p, "reason")
   local points = base_for(order, cats) * bp // 10000
   if points <= 0 then return {} end
   if reason == nil then
-    reason = bp == 10000 and "double points" or ("+" .. percent(bp) .. " points")
+    reason = bp == 10000 and "double points" or ("+" .. money.pct(bp) .. " points")
     if cats ~= nil then reason = reason .. " on " .. table.concat(cats, ", ") end
   end
   return { bonus_points { points = points, reason = reason } }

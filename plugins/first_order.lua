@@ -18,22 +18,9 @@ Example (shop.lua):
   plugin "plugins/first_order.lua" { points = 200 }
 ]]
 
-local fmt, tointeger = string.format, math.tointeger
+local fmt = string.format
 
 local rule = { name = "first_order" }
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
 
 local function is_first(ctx)
   local c = ctx.customer
@@ -42,7 +29,7 @@ end
 
 function rule.on_quote(cart, ctx)
   local p = ctx.params or {}
-  local points = int_param(p, "points", 200, 1, 1000000000)
+  local points = params.int(p, "points", 200, 1, 1000000000)
   local text = p.message
   if text == false or not is_first(ctx) then return {} end
   if text == nil or text == true then
@@ -55,7 +42,7 @@ end
 
 function rule.on_earn(order, ctx)
   local p = ctx.params or {}
-  local points = int_param(p, "points", 200, 1, 1000000000)
+  local points = params.int(p, "points", 200, 1, 1000000000)
   if not is_first(ctx) then return {} end
   return { bonus_points { points = points, reason = "first order" } }
 end

@@ -35,62 +35,15 @@ Example (shop.lua):
     categories = { "accessories", "mugs" } }
 ]]
 
-local fmt, tointeger, sort = string.format, math.tointeger, table.sort
+local sort = table.sort
 
 local rule = { name = "free_shipping_nudge" }
 
-local function is_table(v)
-  local t = type(v)
-  return t == "table" or t == "userdata"
-end
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
-
--- A list of strings: a Lua list, or one text with commas ("a,b").
-local function list_param(p, key)
-  local v, out = p[key], {}
-  if v == nil then return out end
-  if type(v) == "string" then
-    local i = 1
-    while i <= #v do
-      local j = string.find(v, ",", i, true) or #v + 1
-      if j > i then out[#out + 1] = string.sub(v, i, j - 1) end
-      i = j + 1
-    end
-    return out
-  end
-  if is_table(v) then
-    for i, s in ipairs(v) do
-      if type(s) ~= "string" then
-        error(fmt("param %s[%d] must be text", key, i), 0)
-      end
-      out[#out + 1] = s
-    end
-    return out
-  end
-  error(fmt("param %s must be a list of categories", key), 0)
-end
-
-local function money(cents)
-  return fmt("%d.%02d", cents // 100, cents % 100)
-end
-
 function rule.on_quote(cart, ctx)
   local p = ctx.params or {}
-  local max = int_param(p, "max", 3, 0, 50)
-  local max_gap = int_param(p, "max_gap_cents", 1 << 53, 0, 1 << 53)
-  local extra = list_param(p, "categories")
+  local max = params.int(p, "max", 3, 0, 50)
+  local max_gap = params.int(p, "max_gap_cents", 1 << 53, 0, 1 << 53)
+  local extra = params.list(p, "categories", "categories") or {}
   local ship = ctx.shipping
   if ship == nil or max == 0 then return {} end
   local gap = ship.threshold_cents - cart.discounted_cents
@@ -148,9 +101,9 @@ function rule.on_quote(cart, ctx)
     local c = cands[i]
     local reason
     if c.price >= gap then
-      reason = "adds " .. money(c.price) .. ": free shipping"
+      reason = "adds " .. money.str(c.price) .. ": free shipping"
     else
-      reason = "adds " .. money(c.price) .. " towards free shipping"
+      reason = "adds " .. money.str(c.price) .. " towards free shipping"
     end
     out[#out + 1] = suggest { sku = c.sku, reason = reason }
   end

@@ -25,44 +25,6 @@ local fmt, tointeger = string.format, math.tointeger
 
 local rule = { name = "tier_bonus" }
 
-local function is_table(v)
-  local t = type(v)
-  return t == "table" or t == "userdata"
-end
-
--- A list of strings: a Lua list, or one text with commas ("a,b").
-local function list_param(p, key)
-  local v, out = p[key], {}
-  if v == nil then return nil end
-  if type(v) == "string" then
-    local i = 1
-    while i <= #v do
-      local j = string.find(v, ",", i, true) or #v + 1
-      if j > i then out[#out + 1] = string.sub(v, i, j - 1) end
-      i = j + 1
-    end
-    return out
-  end
-  if is_table(v) then
-    for i, s in ipairs(v) do
-      if type(s) ~= "string" then
-        error(fmt("param %s[%d] must be text", key, i), 0)
-      end
-      out[#out + 1] = s
-    end
-    return out
-  end
-  error(fmt("param %s must be a list of categories", key), 0)
-end
-
--- "20%", "12.5%", "0.25%" for basis points.
-local function percent(bp)
-  if bp % 100 == 0 then return fmt("%d%%", bp // 100) end
-  local s = fmt("%d.%02d", bp // 100, bp % 100)
-  if s:sub(-1) == "0" then s = s:sub(1, -2) end
-  return s .. "%"
-end
-
 -- Base points, or their share earned by the lines in `cats` (nil = all).
 local function base_for(order, cats)
   local base = order.base_points or 0
@@ -83,7 +45,7 @@ function rule.on_earn(order, ctx)
   local p = ctx.params or {}
   local tiers = p.tiers
   if tiers == nil then return {} end
-  if not is_table(tiers) then
+  if not params.is_table(tiers) then
     error("param tiers must be a record of tier name = basis points", 0)
   end
   local tier = order.tier
@@ -97,10 +59,10 @@ function rule.on_earn(order, ctx)
     error(fmt("param tiers.%s must be an integer in 0..100000 (basis points), got %s",
               tier, tostring(raw)), 0)
   end
-  local cats = list_param(p, "categories")
+  local cats = params.list(p, "categories", "categories")
   local points = base_for(order, cats) * bp // 10000
   if points <= 0 then return {} end
-  local reason = fmt("%s tier bonus +%s", tier, percent(bp))
+  local reason = fmt("%s tier bonus +%s", tier, money.pct(bp))
   if cats ~= nil then reason = reason .. " on " .. table.concat(cats, ", ") end
   return { bonus_points { points = points, reason = reason } }
 end

@@ -18,22 +18,9 @@ Example (shop.lua):
   plugin "plugins/win_back.lua" { points = 300, after_days = 90 }
 ]]
 
-local fmt, tointeger = string.format, math.tointeger
+local fmt = string.format
 
 local rule = { name = "win_back" }
-
-local function int_param(p, key, default, lo, hi)
-  local v = p[key]
-  if v == nil then return default end
-  local n = v
-  if type(n) == "string" then n = tonumber(n) end
-  n = type(n) == "number" and tointeger(n) or nil
-  if n == nil or n < lo or n > hi then
-    error(fmt("param %s must be an integer in %d..%d, got %s",
-              key, lo, hi, tostring(v)), 0)
-  end
-  return n
-end
 
 local function is_back(ctx, after_days)
   local c = ctx.customer
@@ -43,8 +30,8 @@ end
 
 function rule.on_quote(cart, ctx)
   local p = ctx.params or {}
-  local points = int_param(p, "points", 300, 1, 1000000000)
-  local after_days = int_param(p, "after_days", 90, 1, 36500)
+  local points = params.int(p, "points", 300, 1, 1000000000)
+  local after_days = params.int(p, "after_days", 90, 1, 36500)
   local text = p.message
   if text == false or not is_back(ctx, after_days) then return {} end
   if text == nil or text == true then
@@ -57,8 +44,8 @@ end
 
 function rule.on_earn(order, ctx)
   local p = ctx.params or {}
-  local points = int_param(p, "points", 300, 1, 1000000000)
-  local after_days = int_param(p, "after_days", 90, 1, 36500)
+  local points = params.int(p, "points", 300, 1, 1000000000)
+  local after_days = params.int(p, "after_days", 90, 1, 36500)
   if not is_back(ctx, after_days) then return {} end
   return { bonus_points { points = points, reason = "welcome back" } }
 end

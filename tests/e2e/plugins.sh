@@ -326,4 +326,50 @@ else
   pass "annual_upsell: C1 (active pro-monthly): the twin saving most # SKIP the runtime leaves ctx.customer.subscriptions empty"
 fi
 
+# --- the prelude's params and money helpers, as the plugins use them ------------------------
+# vandal.lua, run first, clears its own copies of the helpers; helpers.lua
+# after it still has them all (each plugin has its own copies).
+cat >vandal.lua <<'LUA'
+local r = {}
+function r.on_quote(cart, ctx)
+  params.int, params.list, params.text, params.is_table, money.pct = nil, nil, nil, nil, nil
+  return { message { text = "vandal: " .. tostring(params.int) } }
+end
+return r
+LUA
+cat >helpers.lua <<'LUA'
+local P, M = params, money -- visible when the file loads
+local r = {}
+function r.on_quote(cart, ctx)
+  local p = ctx.params
+  local function try(f, ...)
+    local _, v = pcall(f, p, ...)
+    if type(v) == "table" then v = table.concat(v, "+") end
+    return tostring(v)
+  end
+  return { message { text = table.concat({
+    try(P.int, "n", 7, 0, 10), try(P.int, "absent", 7, 0, 10), try(P.int, "big", 7, 0, 10),
+    try(P.int, "f", 7, 0, 10), try(P.list, "csv"), try(P.list, "arr"), try(P.list, "absent"),
+    try(P.list, "bad", "mugs"), try(P.list, "num"), try(P.list, "num", "skus"),
+    try(P.text, "t"), try(P.text, "absent"), try(P.text, "num"),
+    tostring(P.is_table(p)), tostring(P.is_table(p.arr)), tostring(P.is_table({})),
+    tostring(P.is_table("x")),
+    M.pct(2000), M.pct(1250), M.pct(25), M.pct(0), M.pct(-150), M.str(5),
+  }, " | ") } }
+end
+return r
+LUA
+shop helper_shop <<EOF
+shop { currency = "EUR" }
+program "default" {}
+plugin "$T_DIR/vandal.lua" {}
+plugin "$T_DIR/helpers.lua" { n = "5", big = 11, f = 1.5, csv = "a,,b", arr = { "x", "y" },
+  bad = { "ok", 1 }, num = 3, t = "hi" }
+EOF
+cart cross_sell/mp3_only
+run patron quote cart.json
+HELPERS='5 | 7 | param big must be an integer in 0..10, got 11 | param f must be an integer in 0..10, got 1.5 | a+b | x+y | nil | param bad[2] must be text | param num must be a list of texts | param num must be a list of skus | hi | nil | param num must be text | true | true | true | false | 20% | 12.5% | 0.25% | 0% | -1.5% | 0.05'
+check_eq "params and money helpers: values, defaults and exact errors; a plugin changes only its own copies" \
+  "$(jq -c .messages <<<"$OUT")" "$(jq -n -c --arg a 'vandal: nil' --arg b "$HELPERS" '[$a, $b]')"
+
 done_testing
