@@ -75,24 +75,6 @@ static int glist_seed(glist *l, const grouping *g) {
   return 0;
 }
 
-static int64_t first_order(pt_report *r, const pt_program **progs, size_t nprog, int *rc) {
-  int64_t first = 0;
-  *rc = PATRON_OK;
-  for (size_t k = 0; k < nprog; k++) {
-    sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDERS_FIRST);
-    if (!st) { *rc = r->p->code; return 0; }
-    sqlite3_bind_text(st, 1, progs[k]->name, -1, SQLITE_TRANSIENT);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-      int64_t t = sqlite3_column_int64(st, 0);
-      if (first == 0 || t < first) first = t;
-    }
-    pt_stmt_done(st);
-    if ((*rc = pt_report_step_err(r->p, src, "first order"))) return 0;
-  }
-  return first;
-}
-
 static const char *group_title(pt_report *r) {
   const char *by = r->o->by ? r->o->by : "";
   return *by ? by : "window";
@@ -134,7 +116,7 @@ int pt_report_crosssell(pt_report *r) {
   glist groups = {0}, sources = {0};
   xs *acc = NULL, *bysrc = NULL;
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   if ((rc = grouping_init(r, &g))) goto done;
@@ -317,7 +299,7 @@ int pt_report_bundles(pt_report *r) {
   bline *lv = NULL;
   bacc *acc = NULL;
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   if ((rc = grouping_init(r, &g))) goto done;
@@ -514,7 +496,7 @@ int pt_report_shipping(pt_report *r) {
   sacc *acc = NULL;
   size_t cap = 0;
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   if ((rc = grouping_init(r, &g))) goto done;

@@ -116,24 +116,6 @@ static void set_groups(pt_report *r, ord *v, size_t n) {
   }
 }
 
-static int64_t first_order(pt_report *r, const pt_program **progs, size_t nprog, int *rc) {
-  int64_t first = 0;
-  *rc = PATRON_OK;
-  for (size_t k = 0; k < nprog; k++) {
-    sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDERS_FIRST);
-    if (!st) { *rc = r->p->code; return 0; }
-    sqlite3_bind_text(st, 1, progs[k]->name, -1, SQLITE_TRANSIENT);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-      int64_t t = sqlite3_column_int64(st, 0);
-      if (first == 0 || t < first) first = t;
-    }
-    pt_stmt_done(st);
-    if ((*rc = pt_report_step_err(r->p, src, "first order"))) return 0;
-  }
-  return first;
-}
-
 /* "12.345" from a value in thousandths */
 static void milli_text(json_t *row, const char *key, int64_t milli) {
   char buf[40];
@@ -235,7 +217,7 @@ int pt_report_clv(pt_report *r) {
   if (!progs) return r->p->code;
   ord *v = NULL;
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   static const pt_col cols[] = {
@@ -416,7 +398,7 @@ int pt_report_retention(pt_report *r) {
   pt_period *pv = NULL;
   cust_times ct = {0};
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   if ((rc = pt_report_periods(r, &pv, &np))) goto done;
@@ -539,7 +521,7 @@ int pt_report_repeat(pt_report *r) {
   ord *v = NULL;
   pt_period *pv = NULL;
   int rc;
-  int64_t first = first_order(r, progs, nprog, &rc);
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
   if (rc) goto done;
   pt_report_window(r, first);
   const char *by = r->o->by ? r->o->by : "";

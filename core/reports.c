@@ -423,3 +423,23 @@ int patron_report_json(patron *p, char **out, const char *name,
   pt_tz_free(r.tz);
   return rc == PATRON_OK ? pt_ok(p) : rc;
 }
+
+/* Time of the first order in any of the programs (0: none); *rc gets the
+** status. */
+int64_t pt_report_first_order(pt_report *r, const pt_program **progs, size_t nprog, int *rc) {
+  int64_t first = 0;
+  *rc = PATRON_OK;
+  for (size_t k = 0; k < nprog; k++) {
+    sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDERS_FIRST);
+    if (!st) { *rc = r->p->code; return 0; }
+    sqlite3_bind_text(st, 1, progs[k]->name, -1, SQLITE_TRANSIENT);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      int64_t t = sqlite3_column_int64(st, 0);
+      if (first == 0 || t < first) first = t;
+    }
+    pt_stmt_done(st);
+    if ((*rc = pt_report_step_err(r->p, src, "first order"))) return 0;
+  }
+  return first;
+}
