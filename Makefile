@@ -132,6 +132,7 @@ bench: all
 	@tests/bench/run.sh $(BUILD)
 	@tests/bench/http_bench.sh $(BUILD)
 	@tests/bench/reports_bench.sh $(BUILD)
+	@tests/bench/plugin_stage.sh $(BUILD)
 
 # examples/embed: a till linking libpatron.a through the C struct API
 .PHONY: embed
