@@ -161,6 +161,9 @@ soak: deps
 	@$(MAKE) -s --no-print-directory BUILD=build/asan SAN=1 build/asan/tests/test_faults
 	build/crash/crash --kills $(SOAK_KILLS) --fresh-every 500 --seed $${CRASH_SEED:-$$(date +%s)}
 	cd "$$(mktemp -d)" && PATRON_FAULTS_FULL=1 $(CURDIR)/build/asan/tests/test_faults
+	@$(MAKE) -s --no-print-directory build/tests/test_sim build/tests/test_concurrency
+	cd "$$(mktemp -d)" && PATRON_SIM_SEEDS=$${SIM_SEEDS:-20} PATRON_SIM_OPS=$${SIM_OPS:-100000} $(CURDIR)/build/tests/test_sim
+	cd "$$(mktemp -d)" && PATRON_CONCURRENCY_TRIALS=$${CONCURRENCY_TRIALS:-5000} $(CURDIR)/build/tests/test_concurrency
 
 # make fuzz: each libFuzzer target in tests/fuzz for FUZZ_SECONDS (clang,
 # -fsanitize=fuzzer,address,undefined), seeded from tests/fuzz/seeds; the

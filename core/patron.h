@@ -381,6 +381,13 @@ PATRON_API int patron_events_pull(patron *p, char **out, const char *type,
 /* Marks events delivered by id. Unknown ids are NOT_FOUND. */
 PATRON_API int patron_events_ack(patron *p, const int64_t *ids, size_t n);
 
+/* ---- privacy ------------------------------------------------------------ */
+
+/* Erases a customer's personal data and puts a pseudonym in place of their id
+** in every row, in one transaction (core/erase.c). *out: JSON, caller frees.
+** Errors: UNKNOWN_CUSTOMER, INVALID_INPUT (a live subscription). */
+PATRON_API int patron_customer_erase(patron *p, char **out, const char *customer);
+
 #ifdef __cplusplus
 }
 #endif

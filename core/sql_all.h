@@ -12,3 +12,4 @@
 #include "sql_script.h"
 #include "sql_subs.h"
 #include "sql_reports.h"
+#include "sql_erase.h"

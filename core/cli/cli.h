@@ -159,5 +159,6 @@ extern const cli_cmd cli_cmd_rules_test, cli_cmd_rules_check, cli_cmd_report_bud
 extern const cli_cmd cli_cmd_report, cli_cmd_nps_record, cli_cmd_simulate;
 extern const cli_cmd cli_cmd_demo;
 extern const cli_cmd cli_cmd_help;
+extern const cli_cmd cli_cmd_customer_erase;
 
 #endif /* PT_CLI_H */

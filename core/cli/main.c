@@ -53,6 +53,7 @@ const cli_cmd *const cli_commands[] = {
     &cli_cmd_simulate,
     &cli_cmd_demo,
     &cli_cmd_help,
+    &cli_cmd_customer_erase,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
