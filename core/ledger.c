@@ -501,7 +501,10 @@ static int tick_expire(patron *p, int64_t now,
       pt_post e = {.customer = due[i].customer, .kind = PT_EXPIRE,
                    .points = -due[i].left, .at = now, .source = "expiry",
                    .reason = reason};
-      if ((rc = set_lot_left(p, due[i].id, 0))) return rc;
+      sqlite3_stmt *ex = pt_stmt(p, PT_SQL_LOT_EXPIRE);
+      if (!ex) return p->code;
+      sqlite3_bind_int64(ex, 1, due[i].id);
+      if ((rc = pt_exec_stmt(p, ex, "expire lot"))) return rc;
       if ((rc = insert_entry(p, due[i].program, &e, uuid, &entry_id))) return rc;
       if ((rc = set_points(p, due[i].program, due[i].customer, after))) return rc;
       out->expired_lots++;

@@ -73,6 +73,20 @@ static int load_lines(patron *p, int64_t order, rline **out, size_t *n) {
   return PATRON_OK;
 }
 
+/* One integer from a query over (order_ref, program, customer). */
+static int order_scalar(patron *p, enum pt_sql_id id, const char *order_id,
+                        const char *program, const char *customer, int64_t *out) {
+  sqlite3_stmt *st = pt_stmt(p, id);
+  if (!st) return p->code;
+  sqlite3_bind_text(st, 1, order_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, program, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, customer, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  pt_stmt_done(st);
+  return rc == SQLITE_ROW ? PATRON_OK : pt_err_sqlite(p, rc, "read order points");
+}
+
 int patron_refund(patron *p, char **out, const char *order_id,
                   const patron_refund_line *req, size_t nreq) {
   *out = NULL;
@@ -85,7 +99,7 @@ int patron_refund(patron *p, char **out, const char *order_id,
   size_t n = 0;
   json_t *res = NULL;
   char program[PT_NAME_MAX], customer[PT_ID_MAX];
-  int64_t order;
+  int64_t order, earned_total = 0;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_FIND);
   if (!st) { rc = p->code; goto fail; }
   sqlite3_bind_text(st, 1, order_id, -1, SQLITE_TRANSIENT);
@@ -94,6 +108,7 @@ int patron_refund(patron *p, char **out, const char *order_id,
     order = sqlite3_column_int64(st, 0);
     pt_col_text(st, 3, program, sizeof program);
     pt_col_text(st, 4, customer, sizeof customer);
+    earned_total = sqlite3_column_int64(st, 6);
   }
   pt_stmt_done(st);
   if (src == SQLITE_DONE) {
@@ -197,6 +212,17 @@ int patron_refund(patron *p, char **out, const char *order_id,
                    .at = now, .order_ref = order_id, .source = "refund", .reason = why};
       if ((rc = pt_ledger_post(p, prog, &e, NULL))) goto fail;
     }
+    /* points of this order that expired already left the balance once:
+    ** never take them back again */
+    int64_t expired = 0, taken = 0;
+    if (reversed > 0 &&
+        ((rc = order_scalar(p, PT_SQL_ORDER_EARN_EXPIRED, order_id, prog->name,
+                            customer, &expired)) ||
+         (rc = order_scalar(p, PT_SQL_ORDER_EARN_REVERSED, order_id, prog->name,
+                            customer, &taken))))
+      goto fail;
+    int64_t cap = earned_total - expired - taken;
+    if (reversed > cap) reversed = cap > 0 ? cap : 0;
     if (reversed > 0) {
       snprintf(why, sizeof why, "points earned on refunded %s taken back", order_id);
       pt_post e = {.customer = customer, .kind = PT_REVERSE, .points = -reversed,

@@ -32,3 +32,12 @@ PT_SQL(REFUND_INSERT,
        "INSERT INTO refunds (uuid, order_rowid, at, lines, refund_cents, "
        "points_reversed, points_returned, clawback_points) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+/* earned points of an order that expired before it was refunded, and
+** earned points already taken back by earlier refunds */
+PT_SQL(ORDER_EARN_EXPIRED,
+       "SELECT coalesce(sum(l.expired), 0) FROM lots l "
+       "JOIN ledger e ON e.id = l.entry_id WHERE e.order_ref = ?1 "
+       "AND e.kind = 'earn' AND e.program = ?2 AND e.customer = ?3")
+PT_SQL(ORDER_EARN_REVERSED,
+       "SELECT coalesce(-sum(points), 0) FROM ledger WHERE order_ref = ?1 "
+       "AND kind = 'reverse' AND points < 0 AND program = ?2 AND customer = ?3")

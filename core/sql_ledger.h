@@ -30,6 +30,7 @@ PT_SQL(LOT_INSERT,
        "spendable_at, expires_at, points, left) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
 PT_SQL(LOT_SET_LEFT, "UPDATE lots SET left = ?2 WHERE id = ?1")
+PT_SQL(LOT_EXPIRE, "UPDATE lots SET expired = expired + left, left = 0 WHERE id = ?1")
 /* lots a redemption may use at time ?3: matured and unexpired, soonest
 ** expiry first (NULL = never expires, last), then oldest */
 PT_SQL(LOTS_SPENDABLE,
@@ -37,13 +38,14 @@ PT_SQL(LOTS_SPENDABLE,
        "AND left > 0 AND spendable_at <= ?3 "
        "AND (expires_at IS NULL OR expires_at > ?3) "
        "ORDER BY expires_at IS NULL, expires_at, id")
-/* lots a clawback takes: the order's own lots first, then pending ones
-** (a refund inside the return window cancels them), then the rest */
+/* lots a clawback takes: the points the order itself earned first (not
+** the points a refund of it gave back), then pending ones (a refund inside
+** the return window cancels them), then the rest */
 PT_SQL(LOTS_CLAWBACK,
        "SELECT l.id, l.left FROM lots l JOIN ledger e ON e.id = l.entry_id "
        "WHERE l.program = ?1 AND l.customer = ?2 AND l.left > 0 "
-       "ORDER BY (e.order_ref IS NOT ?4), (l.spendable_at <= ?3), "
-       "l.expires_at IS NULL, l.expires_at, l.id")
+       "ORDER BY (e.order_ref IS NOT ?4 OR e.kind <> 'earn'), "
+       "(l.spendable_at <= ?3), l.expires_at IS NULL, l.expires_at, l.id")
 PT_SQL(LOTS_SUMS,
        "SELECT coalesce(sum(left) FILTER (WHERE spendable_at <= ?3), 0), "
        "coalesce(sum(left) FILTER (WHERE spendable_at > ?3), 0) "

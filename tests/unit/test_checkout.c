@@ -388,6 +388,28 @@ TEST(struct_path_matches_json_path) {
   patron_close(p);
 }
 
+TEST(refund_after_expiry_does_not_take_expired_points_twice) {
+  patron *p = shop("c11.db");
+  json_decref(commit(p, "{\"order_id\":\"X1\",\"customer\":\"C7\",\"lines\":"
+                        "[{\"sku\":\"A\",\"qty\":2,\"unit_cents\":5000}]}"));
+  give(p, "C7", 40);
+  patron_tick_result t;
+  CHECK_EQ_I64(patron_tick(p, &t, T("2027-11-02")), PATRON_OK);
+  CHECK_EQ_I64(t.expired_points, 140); /* the order's 100 and the 40 given */
+  give(p, "C7", 30);
+  now_value = T("2027-11-03");
+  char *out = NULL;
+  patron_refund_line one = {"A", 1};
+  CHECK_EQ_I64(patron_refund(p, &out, "X1", &one, 1), PATRON_OK);
+  json_t *j = json_loads(out, 0, NULL);
+  CHECK_EQ_I64(I(j, "points_reversed"), 0); /* all 100 expired already */
+  CHECK_EQ_I64(I(j, "balance_after"), 30);
+  json_decref(j);
+  patron_free(out);
+  CHECK_EQ_I64(verify(p), 0);
+  patron_close(p);
+}
+
 /* Two processes redeem the same balance at once, many times: exactly one
 ** wins each round and the balance never goes below zero. */
 TEST(two_process_redemption_race) {
@@ -442,6 +464,7 @@ int main(void) {
   RUN(refund_inside_return_window_cancels_pending_points);
   RUN(tier_multiplier_applies_after_qualifying);
   RUN(struct_path_matches_json_path);
+  RUN(refund_after_expiry_does_not_take_expired_points_twice);
   RUN(two_process_redemption_race);
   return t_done();
 }
