@@ -37,7 +37,8 @@ PT_SQL(REFUND_INSERT,
 PT_SQL(ORDER_EARN_EXPIRED,
        "SELECT coalesce(sum(l.expired), 0) FROM lots l "
        "JOIN ledger e ON e.id = l.entry_id WHERE e.order_ref = ?1 "
-       "AND e.kind = 'earn' AND e.program = ?2 AND e.customer = ?3")
+       "AND e.kind = 'earn' AND e.program = ?2 AND e.customer = ?3 "
+       "AND l.program = ?2 AND l.customer = ?3")
 PT_SQL(ORDER_EARN_REVERSED,
        "SELECT coalesce(-sum(points), 0) FROM ledger WHERE order_ref = ?1 "
        "AND kind = 'reverse' AND points < 0 AND program = ?2 AND customer = ?3")

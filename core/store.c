@@ -127,6 +127,9 @@ int pt_store_open(patron *p, const char *path, const patron_options *o) {
                     "cannot put %s in WAL mode (journal_mode is '%s'): "
                     "patron needs WAL for safe concurrent tills", path, got);
     if ((rc = exec(p, "PRAGMA synchronous = FULL", "open"))) return rc;
+    /* freed pages are zeroed, so erased personal data does not linger in
+    ** free space (Debian's SQLite defaults to this; others may not) */
+    if ((rc = exec(p, "PRAGMA secure_delete = ON", "open"))) return rc;
   }
   if ((rc = migrate(p, o->read_only))) return rc;
   /* prepared now, so ending a transaction never needs an allocation */

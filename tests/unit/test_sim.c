@@ -163,6 +163,11 @@ static uint64_t next(sim *s) { /* xorshift64* */
 static int64_t pick(sim *s, int64_t n) { return n <= 0 ? 0 : (int64_t)(next(s) % (uint64_t)n); }
 static bool chance(sim *s, int percent) { return pick(s, 100) < percent; }
 
+/* The first failure of each failing seed, printed again after the test's
+** TAP line (tests/run.sh shows what follows a "not ok"). */
+static char failures[8][1400];
+static int nfailures;
+
 static void fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(sim *s, const char *fmt, ...) {
   char msg[1024];
@@ -170,13 +175,17 @@ static void fail(sim *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (!s->failed)
-    printf("# SIM FAILURE seed %llu, operation %ld (%s): %s\n"
-           "#   replay: PATRON_SIM_SEED=%llu PATRON_SIM_OPS=%ld PATRON_SIM_TRACE=1 "
-           "test_sim (database kept: %s)\n",
-           (unsigned long long)s->seed, s->op, s->kind, msg, (unsigned long long)s->seed,
-           s->op, s->db);
-  else
+  if (!s->failed) {
+    char line[1400];
+    snprintf(line, sizeof line,
+             "# SIM FAILURE seed %llu, operation %ld (%s): %s\n"
+             "#   replay: PATRON_SIM_SEED=%llu PATRON_SIM_OPS=%ld PATRON_SIM_TRACE=1 "
+             "test_sim (database kept: %s)\n",
+             (unsigned long long)s->seed, s->op, s->kind, msg, (unsigned long long)s->seed,
+             s->op, s->db);
+    fputs(line, stdout);
+    if (nfailures < 8) memcpy(failures[nfailures++], line, sizeof line);
+  } else
     printf("#   also: %s\n", msg);
   s->failed = true;
 }
@@ -1325,6 +1334,7 @@ TEST(a_refund_does_not_take_back_points_that_already_expired) {
 
 int main(void) {
   RUN(random_operations_keep_every_invariant);
+  for (int i = 0; i < nfailures; i++) fputs(failures[i], stdout);
   RUN(a_refund_does_not_take_back_points_that_already_expired);
   return t_done();
 }
