@@ -116,9 +116,7 @@ int pt_report_crosssell(pt_report *r) {
   glist groups = {0}, sources = {0};
   xs *acc = NULL, *bysrc = NULL;
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   if ((rc = grouping_init(r, &g))) goto done;
   const pt_col cols[] = {
       {"program", "program", "text"},   {"group", group_title(r), "text"},
@@ -299,9 +297,7 @@ int pt_report_bundles(pt_report *r) {
   bline *lv = NULL;
   bacc *acc = NULL;
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   if ((rc = grouping_init(r, &g))) goto done;
   const pt_col cols[] = {
       {"program", "program", "text"},      {"group", group_title(r), "text"},
@@ -496,9 +492,7 @@ int pt_report_shipping(pt_report *r) {
   sacc *acc = NULL;
   size_t cap = 0;
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   if ((rc = grouping_init(r, &g))) goto done;
   const pt_col cols[] = {
       {"program", "program", "text"},  {"group", group_title(r), "text"},

@@ -217,9 +217,7 @@ int pt_report_clv(pt_report *r) {
   if (!progs) return r->p->code;
   ord *v = NULL;
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   static const pt_col cols[] = {
       {"program", "program", "text"},
       {"group", "group", "text"},
@@ -398,9 +396,7 @@ int pt_report_retention(pt_report *r) {
   pt_period *pv = NULL;
   cust_times ct = {0};
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   if ((rc = pt_report_periods(r, &pv, &np))) goto done;
   bool churn = strcmp(r->name, "churn") == 0;
   static const pt_col cols[] = {
@@ -521,9 +517,7 @@ int pt_report_repeat(pt_report *r) {
   ord *v = NULL;
   pt_period *pv = NULL;
   int rc;
-  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
-  if (rc) goto done;
-  pt_report_window(r, first);
+  if ((rc = pt_report_window_orders(r, progs, nprog))) goto done;
   const char *by = r->o->by ? r->o->by : "";
   bool periods = strcmp(by, "month") == 0 || strcmp(by, "week") == 0;
   if (periods && (rc = pt_report_periods(r, &pv, &np))) goto done;

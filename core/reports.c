@@ -426,7 +426,7 @@ int patron_report_json(patron *p, char **out, const char *name,
 
 /* Time of the first order in any of the programs (0: none); *rc gets the
 ** status. */
-int64_t pt_report_first_order(pt_report *r, const pt_program **progs, size_t nprog, int *rc) {
+static int64_t pt_report_first_order(pt_report *r, const pt_program **progs, size_t nprog, int *rc) {
   int64_t first = 0;
   *rc = PATRON_OK;
   for (size_t k = 0; k < nprog; k++) {
@@ -442,4 +442,11 @@ int64_t pt_report_first_order(pt_report *r, const pt_program **progs, size_t npr
     if ((*rc = pt_report_step_err(r->p, src, "first order"))) return 0;
   }
   return first;
+}
+
+int pt_report_window_orders(pt_report *r, const pt_program **progs, size_t nprog) {
+  int rc;
+  int64_t first = pt_report_first_order(r, progs, nprog, &rc);
+  if (rc == PATRON_OK) pt_report_window(r, first);
+  return rc;
 }

@@ -163,9 +163,9 @@ int pt_report_periods(pt_report *r, pt_period **out, size_t *n);
 ptrdiff_t pt_period_find(const pt_period *v, size_t n, int64_t t);
 /* Checks a statement step result: SQLITE_ROW/DONE pass, else the error. */
 int pt_report_step_err(patron *p, int rc, const char *what);
-/* Time of the first order in any of the programs (0: none). */
-int64_t pt_report_first_order(pt_report *r, const pt_program **progs,
-                              size_t nprog, int *rc);
+/* Sets the report's window (pt_report_window) from the first order in any
+** of the programs; returns the status of that look-up. */
+int pt_report_window_orders(pt_report *r, const pt_program **progs, size_t nprog);
 /* Channel of an order: its order id up to the first '-' ("POS7-000123"
 ** -> "POS7"), or "(none)". */
 void pt_order_channel(const char *order_id, char *buf, size_t size);
