@@ -126,8 +126,21 @@ int pt_read_begin(patron *p);
 void pt_read_end(patron *p);
 /* Steps a statement that returns no rows; maps errors. */
 int pt_exec_stmt(patron *p, sqlite3_stmt *st, const char *what);
-/* Binds text, or NULL when s is NULL. */
-int pt_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Steps a statement that reads: 1 for a row, 0 when there are no more,
+** -1 with the handle's error set (what names the read). Every read goes
+** through here so an error (out of memory, I/O) is never taken for "no
+** row": the idiom is
+**   while ((r = pt_row(p, st, "read x")) > 0) { ... }
+**   if (r < 0) return p->code;
+** Inside a write transaction that SQLite has already rolled back by itself
+** it refuses (-1, nomem), like pt_exec_stmt. */
+int pt_row(patron *p, sqlite3_stmt *st, const char *what);
+/* Binds text, or NULL when s is NULL. The text is not copied
+** (SQLITE_STATIC), so the bind cannot fail for lack of memory: s must stay
+** valid until the statement's last step that reads it (pt_stmt resets and
+** clears the bindings before the statement is used again). Every text
+** bind goes through here; binding integers and NULL cannot fail either. */
+void pt_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Copies a text column into buf (truncating), "" for NULL. */
 void pt_col_text(sqlite3_stmt *st, int i, char *buf, size_t size);
 /* Schema version this binary writes. */

@@ -187,9 +187,25 @@ int pt_exec_stmt(patron *p, sqlite3_stmt *st, const char *what) {
   return pt_err_sqlite(p, rc, what);
 }
 
-int pt_bind_text(sqlite3_stmt *st, int i, const char *s) {
-  return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
-           : sqlite3_bind_null(st, i);
+int pt_row(patron *p, sqlite3_stmt *st, const char *what) {
+  if (p->txn_depth > 0 && sqlite3_get_autocommit(p->db)) {
+    pt_err(p, PATRON_NOMEM, "%s: the transaction was rolled back by an earlier error",
+           what);
+    return -1;
+  }
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  pt_err_sqlite(p, rc, what);
+  return -1;
+}
+
+void pt_bind_text(sqlite3_stmt *st, int i, const char *s) {
+  /* SQLITE_STATIC copies nothing: the database is UTF-8 like s, so SQLite
+  ** keeps the pointer and allocates nothing. The only failures left are
+  ** misuse (a running statement, a bad index): bugs, caught by tests. */
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
 }
 
 void pt_col_text(sqlite3_stmt *st, int i, char *buf, size_t size) {

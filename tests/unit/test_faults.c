@@ -46,6 +46,7 @@
 **     pt_quote_to_json, refund.c, ledger.c): a receipt or refund without
 **     "total_cents" or "lines", stored and returned as success. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <stdint.h>
@@ -72,10 +73,14 @@ static int fault_src;      /* where it fired */
 
 static bool alloc_fails(int src) {
   if (!fault_at || !(fault_mask & (unsigned)src)) return false;
-  if (fault_fired && fault_sticky) return true;
+  if (fault_fired && fault_sticky) {
+    errno = ENOMEM;
+    return true;
+  }
   if (++fault_seen == fault_at) {
     fault_fired = true;
     fault_src = src;
+    errno = ENOMEM; /* as the C library's malloc does (POSIX) */
     return true;
   }
   return false;
