@@ -228,18 +228,11 @@ done:
   return rc;
 }
 
-static bool catalog_has(patron *p, const char *sku, int *rc) {
-  sqlite3_stmt *st = pt_stmt(p, PT_SQL_SCRIPT_CATALOG_HAS);
-  *rc = PATRON_OK;
-  if (!st) {
-    *rc = p->code;
-    return false;
-  }
-  sqlite3_bind_text(st, 1, sku, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
-  pt_stmt_done(st);
-  if (src != SQLITE_ROW && src != SQLITE_DONE) *rc = pt_err_sqlite(p, src, "read catalog");
-  return src == SQLITE_ROW;
+/* Is sku in the catalog? (The runtime keeps the rows it has read.) */
+static bool catalog_has(run *r, const char *sku, int *rc) {
+  const pt_item *it;
+  *rc = pt_script_item(r->s, sku, &it);
+  return *rc == PATRON_OK && it;
 }
 
 static int apply_free_item(run *r, const pt_action *a) {
@@ -249,7 +242,7 @@ static int apply_free_item(run *r, const pt_action *a) {
     if (strcmp(c->lines[i].sku, a->sku) == 0) units += c->lines[i].qty;
   if (units == 0) {
     int rc;
-    bool known = catalog_has(r->p, a->sku, &rc);
+    bool known = catalog_has(r, a->sku, &rc);
     if (rc) return rc;
     if (known) warn(r, "free_item: %s is not in the cart (the till must add it first)", a->sku);
     else warn(r, "free_item: unknown sku %s", a->sku);
@@ -318,7 +311,7 @@ static int apply_suggest(run *r, const pt_action *a) {
     return PATRON_OK;
   }
   int rc;
-  if (!catalog_has(r->p, a->sku, &rc)) {
+  if (!catalog_has(r, a->sku, &rc)) {
     if (!rc) warn(r, "suggest: unknown sku %s", a->sku);
     return rc;
   }

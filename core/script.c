@@ -614,7 +614,7 @@ static int build_main(lua_State *L) {
   lua_getfield(L, -1, "randomseed");
   s->r_randomseed = ref(L);
   lua_pop(L, 1);
-  lua_createtable(L, 2, 0); /* its slots live in the array part */
+  lua_createtable(L, 3, 0); /* its slots live in the array part */
   s->r_eval = ref(L);
   lua_newtable(L);
   s->r_programs = ref(L);
@@ -838,6 +838,7 @@ void pt_script_free(pt_script *s) {
     free(s->plugins[i].broken);
   }
   free(s->plugins);
+  pt_script_catalog_free(s);
   json_decref(s->test_customer);
   json_decref(s->test_log);
   json_decref(s->test_actions);
@@ -907,11 +908,7 @@ bool pt_script_active(const pt_script *s, const pt_quote *q) {
 void pt_script_cart_changed(pt_script *s) { s->cart_dirty = true; }
 
 void pt_script_end(pt_script *s) {
-  lua_State *L = s->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_eval);
-  lua_pushnil(L); /* an array slot: no allocation */
-  lua_rawseti(L, -2, EV_CART);
-  lua_pop(L, 1);
+  /* the cart view stays (filled again by the next evaluation) */
   s->cart_gen = -1;
   s->p = NULL;
   s->q = NULL;

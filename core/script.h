@@ -68,6 +68,24 @@ typedef struct pt_call {
 const char *pt_act_name(int kind);
 const char *pt_hook_name(pt_hook h);
 
+/* ---- the catalog rules see (script_catalog.c) --------------------------- */
+
+/* A catalog row. The strings point into the same allocation. */
+typedef struct pt_item {
+  const char *sku, *name, *category, *tags;
+  int64_t price_cents, popularity;
+  bool has_price;
+} pt_item;
+
+/* The row of sku, *out NULL when the catalog has no such sku; the items
+** of a category most popular first (sku ascending on ties), at most
+** RT_TOP_MAX + RT_EXCLUDE_MAX of them. Answered from rows the runtime keeps
+** while the catalog is unchanged (checked once per evaluation, inside it).
+** What they hand out stays valid until the next look-up. Errors are set on
+** the handle of the evaluation (NOMEM, IO, ...). */
+int pt_script_item(pt_script *s, const char *sku, const pt_item **out);
+int pt_script_top(pt_script *s, const char *category, pt_item *const **out, size_t *n);
+
 /* ---- the runtime (script.c) -------------------------------------------- */
 
 /* The handle's runtime for cfg (p->script), built or rebuilt as needed.

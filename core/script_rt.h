@@ -31,10 +31,12 @@
 #define MT_BACKING 3
 #define MT_TAG 4
 #define MT_LOADER 5
+#define MT_TAGS_TEXT 6 /* a kept line view: the text its tags list was made from */
 
 /* per-evaluation slots of the eval table */
-#define EV_CART 1
-#define EV_CUSTOMER 2 /* the customer view (kept: refreshed per evaluation) */
+#define EV_CART_KEPT 1 /* the cart view (kept: filled in place per evaluation) */
+#define EV_CUSTOMER 2  /* the customer view (kept: refreshed per evaluation) */
+#define EV_LINE_POOL 3 /* the cart's line views by position (kept) */
 
 typedef struct pt_plugin_rt {
   char name[PT_NAME_MAX];
@@ -81,6 +83,8 @@ struct pt_script {
   bool cart_dirty;                 /* amounts changed since the cart view */
   uint64_t seed;
   char today[11];
+  /* the catalog rows plugins looked up (script_catalog.c) */
+  struct rt_catalog *catalog;
   /* rules test */
   json_t *test_customer, *test_log, *test_actions;
 };
@@ -92,6 +96,12 @@ pt_script *pt_script_of(lua_State *L);
 /* [-0, +1] an iterator over the raw table at idx in a fixed key order
 ** (numbers, strings, false, true, the rest): what pairs gives plugins. */
 void pt_script_sorted_iter(lua_State *L, pt_script *s, int idx);
+
+/* ---- script_catalog.c ---------------------------------------------------- */
+
+typedef struct rt_catalog rt_catalog;
+/* Frees the kept catalog rows (the state's end). */
+void pt_script_catalog_free(pt_script *s);
 
 /* ---- script_view.c ------------------------------------------------------- */
 

@@ -232,24 +232,113 @@ void pt_view_json(lua_State *L, const json_t *j, int parent, int depth) {
 
 /* ---- views of the quote ------------------------------------------------------------- */
 
-/* [-0, +1] the cart view of the evaluation. Built once: the amounts that
-** change while the pipeline runs are updated in place (refresh_cart), and
-** on_earn sees the same view as `order`. */
+/* A field that is absent (nil) when v is empty. */
+static void set_opt_or_nil(lua_State *L, int t, const char *k, const char *v) {
+  if (v && *v) lua_pushstring(L, v);
+  else lua_pushnil(L); /* never a new key: nil is not stored */
+  lua_setfield(L, t, k);
+}
+
+/* Clears what a longer array of an earlier cart left in the backing table
+** at b: entries n+1 .. old become nil (no allocation: the slots exist), so
+** the table's length is n again. */
+static void clear_from(lua_State *L, int b, lua_Integer n, lua_Integer old) {
+  for (lua_Integer i = n + 1; i <= old; i++) {
+    lua_pushnil(L);
+    lua_rawseti(L, b, i);
+  }
+}
+
+/* The line's tags: the shared empty list, or a list view kept in the
+** line's metatable with the text it was made from, remade when it
+** differs. bi: the line's backing table; pi: the line view. */
+static void set_tags(lua_State *L, pt_script *s, int pi, int bi, const char *tags) {
+  if (!tags[0]) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_no_tags);
+    lua_setfield(L, bi, "tags");
+    return;
+  }
+  lua_getmetatable(L, pi);
+  int m = lua_gettop(L);
+  if (lua_rawgeti(L, m, MT_TAGS_TEXT) == LUA_TSTRING && strcmp(lua_tostring(L, -1), tags) == 0) {
+    lua_pop(L, 2); /* the kept list shows these tags */
+    return;
+  }
+  lua_pop(L, 1);
+  lua_pushliteral(L, "tags");
+  push_list_view(L, pi, tags);
+  lua_setfield(L, bi, "tags");
+  lua_pushstring(L, tags); /* after the list: a failure above keeps no claim */
+  lua_rawseti(L, m, MT_TAGS_TEXT);
+  lua_pop(L, 1);
+}
+
+/* [-0, +1] the cart view, kept by the state and filled in place for each
+** evaluation: the cart, its lines (a pool of line views, one per position,
+** made the first time a cart is that long), shown_suggestions. Filling
+** sets existing keys (no allocation but new strings) and clears what a
+** longer cart left, so building the view costs a few field writes per line
+** instead of three tables per view. A view a plugin keeps past its hook
+** call shows whatever cart the state evaluates later (RULES_API.md: views
+** are valid during the call). The amounts that change while the pipeline
+** runs are updated by refresh_cart; on_earn sees the same view as `order`. */
 static void push_cart(lua_State *L, pt_script *s) {
   const pt_quote *q = s->q;
   const pt_cart *c = q->cart;
   luaL_checkstack(L, 16, NULL);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_eval);
+  int ev = lua_gettop(L);
+  if (lua_rawgeti(L, ev, EV_CART_KEPT) == LUA_TNIL) { /* the first cart */
+    lua_pop(L, 1);
+    lua_pushliteral(L, "cart");
+    pt_view_open(L, 0, 0, 20);
+    int pc = lua_gettop(L) - 1, bc = lua_gettop(L);
+    lua_pushliteral(L, "lines");
+    pt_view_open(L, pc, (int)c->nlines, 0);
+    lua_pop(L, 1);
+    lua_setfield(L, bc, "lines");
+    lua_pushliteral(L, "shown_suggestions");
+    pt_view_open(L, pc, 0, 0);
+    lua_pop(L, 1);
+    lua_setfield(L, bc, "shown_suggestions");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_cart_mt); /* cart:has_sku(...) */
+    lua_setmetatable(L, bc);
+    lua_pop(L, 1);
+    lua_createtable(L, (int)c->nlines, 0);
+    /* kept only once whole: the eval table's slots exist, so these two
+    ** writes cannot fail, and a failure before them keeps nothing */
+    lua_rawseti(L, ev, EV_LINE_POOL);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ev, EV_CART_KEPT);
+  }
+  int pc = lua_gettop(L);
+  lua_getmetatable(L, pc); /* its name: the last evaluation may have made it `order` */
   lua_pushliteral(L, "cart");
-  pt_view_open(L, 0, 0, 20);
-  int pc = lua_gettop(L) - 1, bc = lua_gettop(L);
-  lua_pushliteral(L, "lines");
-  pt_view_open(L, pc, (int)c->nlines, 0);
-  int pls = lua_gettop(L) - 1, bls = lua_gettop(L);
+  lua_rawseti(L, -2, MT_KEY);
+  lua_pop(L, 1);
+  pt_view_backing(L, pc);
+  int bc = lua_gettop(L);
+  lua_rawgeti(L, ev, EV_LINE_POOL);
+  int pool = lua_gettop(L);
+  lua_getfield(L, bc, "lines");
+  int pls = lua_gettop(L);
+  pt_view_backing(L, pls);
+  int bls = lua_gettop(L);
+  lua_Integer old = (lua_Integer)lua_rawlen(L, bls);
   for (size_t i = 0; i < c->nlines; i++) {
     const pt_line *l = &c->lines[i];
-    lua_pushinteger(L, (lua_Integer)i + 1);
-    pt_view_open(L, pls, 0, 8);
-    int pi = lua_gettop(L) - 1, bi = lua_gettop(L);
+    lua_Integer at = (lua_Integer)i + 1;
+    if (lua_rawgeti(L, pool, at) == LUA_TNIL) { /* a cart this long: one more line view */
+      lua_pop(L, 1);
+      lua_pushinteger(L, at);
+      pt_view_open(L, pls, 0, 8);
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, pool, at);
+    }
+    int pi = lua_gettop(L);
+    pt_view_backing(L, pi);
+    int bi = lua_gettop(L);
     set_str(L, bi, "sku", l->sku);
     set_int(L, bi, "qty", l->qty);
     set_int(L, bi, "unit_cents", l->unit_cents);
@@ -257,37 +346,34 @@ static void push_cart(lua_State *L, pt_script *s) {
     set_int(L, bi, "gross_cents", l->gross_cents);
     set_int(L, bi, "discount_cents", l->discount_cents);
     set_int(L, bi, "net_cents", l->gross_cents - l->discount_cents);
-    if (l->tags[0]) {
-      lua_pushliteral(L, "tags");
-      push_list_view(L, pi, l->tags);
-    } else { /* most lines: one shared empty list */
-      lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_no_tags);
-    }
-    lua_setfield(L, bi, "tags");
+    set_tags(L, s, pi, bi, l->tags);
     lua_pop(L, 1);
-    lua_rawseti(L, bls, (lua_Integer)i + 1);
+    lua_rawseti(L, bls, at);
   }
-  lua_pop(L, 1);
-  lua_setfield(L, bc, "lines");
+  clear_from(L, bls, (lua_Integer)c->nlines, old);
+  lua_settop(L, bc);
   set_int(L, bc, "subtotal_cents", q->subtotal_cents);
   set_int(L, bc, "discount_cents", q->discount_cents);
   set_int(L, bc, "discounted_cents", q->subtotal_cents - q->discount_cents);
   set_str(L, bc, "program", q->prog->name);
-  set_opt(L, bc, "region", c->region);
-  set_opt(L, bc, "customer", c->customer);
+  set_opt_or_nil(L, bc, "region", c->region);
+  set_opt_or_nil(L, bc, "customer", c->customer);
   set_str(L, bc, "currency", q->cfg->currency);
   set_int(L, bc, "at", q->at);
-  lua_pushliteral(L, "shown_suggestions");
-  pt_view_open(L, pc, (int)c->nshown, 0);
+  set_opt_or_nil(L, bc, "paid_cents", NULL); /* the order's (refresh_cart, on_earn) */
+  set_opt_or_nil(L, bc, "base_points", NULL);
+  set_opt_or_nil(L, bc, "tier", NULL);
+  lua_getfield(L, bc, "shown_suggestions");
+  pt_view_backing(L, -1);
+  int bs = lua_gettop(L);
+  old = (lua_Integer)lua_rawlen(L, bs);
   for (size_t i = 0; i < c->nshown; i++) {
     lua_pushstring(L, c->shown[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    lua_rawseti(L, bs, (lua_Integer)i + 1);
   }
-  lua_pop(L, 1);
-  lua_setfield(L, bc, "shown_suggestions");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_cart_mt); /* cart:has_sku(...) */
-  lua_setmetatable(L, bc);
-  lua_pop(L, 1);
+  clear_from(L, bs, (lua_Integer)c->nshown, old);
+  lua_settop(L, pc);
+  lua_remove(L, ev);
 }
 
 /* Updates the cart view at pv to the quote's amounts (discounts so far);
@@ -653,29 +739,13 @@ static void push_customer(lua_State *L, pt_script *s) {
 
 /* ---- ctx.catalog -------------------------------------------------------------------- */
 
-typedef struct cat_row {
-  char sku[PT_NAME_MAX], category[PT_NAME_MAX], name[256], tags[256];
-  int64_t price, popularity;
-  bool has_price;
-} cat_row;
-
-static void read_row(sqlite3_stmt *st, cat_row *r) {
-  pt_col_text(st, 0, r->sku, sizeof r->sku);
-  pt_col_text(st, 1, r->name, sizeof r->name);
-  r->has_price = sqlite3_column_type(st, 2) != SQLITE_NULL;
-  r->price = sqlite3_column_int64(st, 2);
-  pt_col_text(st, 3, r->category, sizeof r->category);
-  r->popularity = sqlite3_column_int64(st, 4);
-  pt_col_text(st, 5, r->tags, sizeof r->tags);
-}
-
 /* [-0, +1] a catalog item as a plain table (the plugin's own copy). */
-static void push_row(lua_State *L, const cat_row *r) {
+static void push_item(lua_State *L, const pt_item *r) {
   lua_createtable(L, 0, 6);
   int t = lua_gettop(L);
   set_str(L, t, "sku", r->sku);
   set_str(L, t, "name", r->name);
-  if (r->has_price) set_int(L, t, "price_cents", r->price);
+  if (r->has_price) set_int(L, t, "price_cents", r->price_cents);
   set_str(L, t, "category", r->category);
   set_int(L, t, "popularity", r->popularity);
   lua_newtable(L); /* the tags column, split at ';' or ',', trimmed */
@@ -699,19 +769,10 @@ static int catalog_get(lua_State *L) {
   pt_script *s = pt_script_of(L);
   const char *sku = luaL_checkstring(L, 1);
   need_eval(L, s, 0);
-  cat_row r;
-  sqlite3_stmt *st = pt_stmt(s->p, PT_SQL_SCRIPT_CATALOG_GET);
-  if (!st) return storage_error(L, s, 0, "ctx.catalog.get");
-  sqlite3_bind_text(st, 1, sku, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) read_row(st, &r);
-  pt_stmt_done(st);
-  if (rc == SQLITE_DONE) {
-    lua_pushnil(L);
-    return 1;
-  }
-  if (rc != SQLITE_ROW) return storage_error(L, s, rc, "ctx.catalog.get");
-  push_row(L, &r);
+  const pt_item *it;
+  if (pt_script_item(s, sku, &it)) return storage_error(L, s, 0, "ctx.catalog.get");
+  if (it) push_item(L, it);
+  else lua_pushnil(L);
   return 1;
 }
 
@@ -733,33 +794,25 @@ static int catalog_top(lua_State *L) {
     if (nex > RT_EXCLUDE_MAX)
       return luaL_error(L, "ctx.catalog.top: exclude lists at most %d skus", RT_EXCLUDE_MAX);
   }
-  char(*ex)[PT_NAME_MAX] = lua_newuserdatauv(L, nex * PT_NAME_MAX + 1, 0);
+  /* the strings stay referenced by the exclude table on the stack, which
+  ** no plugin code can change while this runs */
+  const char *ex[RT_EXCLUDE_MAX];
   for (size_t i = 0; i < nex; i++) {
-    size_t len;
     if (lua_rawgeti(L, 3, (lua_Integer)i + 1) != LUA_TSTRING)
       return luaL_error(L, "ctx.catalog.top: exclude[%d] must be a sku", (int)i + 1);
-    const char *v = lua_tolstring(L, -1, &len);
-    snprintf(ex[i], PT_NAME_MAX, "%.*s", (int)(len < PT_NAME_MAX ? len : PT_NAME_MAX - 1), v);
+    ex[i] = lua_tostring(L, -1);
     lua_pop(L, 1);
   }
-  size_t want = (size_t)n + nex, got = 0;
-  cat_row *rows = lua_newuserdatauv(L, want * sizeof *rows + 1, 0);
-  sqlite3_stmt *st = pt_stmt(s->p, PT_SQL_SCRIPT_CATALOG_TOP);
-  if (!st) return storage_error(L, s, 0, "ctx.catalog.top");
-  sqlite3_bind_text(st, 1, cat, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, (sqlite3_int64)want);
-  int rc;
-  while (got < want && (rc = sqlite3_step(st)) == SQLITE_ROW) read_row(st, &rows[got++]);
-  if (got == want) rc = SQLITE_DONE;
-  pt_stmt_done(st);
-  if (rc != SQLITE_DONE) return storage_error(L, s, rc, "ctx.catalog.top");
+  pt_item *const *rows;
+  size_t got;
+  if (pt_script_top(s, cat, &rows, &got)) return storage_error(L, s, 0, "ctx.catalog.top");
   lua_createtable(L, (int)n, 0);
   lua_Integer k = 0;
   for (size_t i = 0; i < got && k < n; i++) {
     bool skip = false;
-    for (size_t e = 0; e < nex && !skip; e++) skip = strcmp(ex[e], rows[i].sku) == 0;
+    for (size_t e = 0; e < nex && !skip; e++) skip = strcmp(ex[e], rows[i]->sku) == 0;
     if (skip) continue;
-    push_row(L, &rows[i]);
+    push_item(L, rows[i]);
     lua_rawseti(L, -2, ++k);
   }
   return 1;
@@ -822,19 +875,17 @@ void pt_view_ctx(lua_State *L, pt_script *s, pt_plugin_rt *pl) {
 /* [-0, +1] the cart or order view. */
 void pt_view_subject(lua_State *L, pt_script *s, pt_hook h) {
   bool earn = h == PT_HOOK_EARN;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_eval);
   if (s->cart_gen == s->gen) {
-    lua_rawgeti(L, -1, EV_CART);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_eval);
+    lua_rawgeti(L, -1, EV_CART_KEPT);
+    lua_remove(L, -2);
     if (s->cart_dirty || earn) refresh_cart(L, s, -1, earn);
   } else {
     push_cart(L, s);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, EV_CART);
     s->cart_gen = s->gen;
     if (earn) refresh_cart(L, s, -1, true);
   }
   s->cart_dirty = false;
-  lua_remove(L, -2);
 }
 
 /* [-0, +1] ctx.catalog, made once per state. */

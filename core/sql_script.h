@@ -27,7 +27,8 @@ PT_SQL(SCRIPT_CATALOG_GET,
 PT_SQL(SCRIPT_CATALOG_TOP,
        "SELECT sku, name, price_cents, category, popularity, tags FROM catalog "
        "WHERE category = ?1 ORDER BY popularity DESC, sku LIMIT ?2")
-PT_SQL(SCRIPT_CATALOG_HAS, "SELECT 1 FROM catalog WHERE sku = ?1")
+/* bumped by triggers on every catalog change (schema 008) */
+PT_SQL(SCRIPT_CATALOG_VERSION, "SELECT n FROM catalog_version WHERE id = 1")
 /* budgets */
 PT_SQL(RULE_TOTALS_GET,
        "SELECT cents, points, uses FROM rule_totals WHERE plugin = ?1")

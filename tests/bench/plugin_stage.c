@@ -10,8 +10,9 @@
 ** NCARTS seeded 10-line carts over the demo catalog (80% named customers,
 ** 20% anonymous, all at 2026-11-23T12:00:00Z) decoded into pt_carts.
 **
-** (a) patron: pt_quote_run over every cart with the real config. The time
-**     spent inside pt_rules_on_quote + pt_rules_on_earn is measured
+** (a) patron: pt_quote_run over every cart with the real config, each
+**     inside a read transaction as patron_quote_json runs it. The time spent
+**     inside pt_rules_on_quote + pt_rules_on_earn is measured
 **     directly: the program is linked with -Wl,--wrap for both, and the
 **     wrappers read CLOCK_MONOTONIC around the real functions. That covers
 **     everything patron does for plugins (runtime lookup, views, ctx,
@@ -343,6 +344,16 @@ static void floor_collect(lua_State *L, int idx, char seen[][64], int *nseen) {
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* One quote as patron_quote_json runs it: inside a read transaction (one
+** snapshot and one lock for all its reads, not one per statement). */
+static int quote_run(patron *p, pt_quote *q, pt_cart *c) {
+  int rc = pt_read_begin(p);
+  if (rc) return rc;
+  rc = pt_quote_run(p, q, c, false);
+  pt_read_end(p);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: plugin_stage ROOT DB [NCARTS [ROUNDS]]\n");
@@ -431,7 +442,7 @@ int main(int argc, char **argv) {
     carts[k].c.at = CART_AT;
     pt_quote q;
     p->cfg_override = &bare;
-    if (pt_quote_run(p, &q, &carts[k].c, false)) die("quote (no plugins)", p);
+    if (quote_run(p, &q, &carts[k].c)) die("quote (no plugins)", p);
     p->cfg_override = NULL;
     for (size_t i = 0; i < NLINES; i++) carts[k].line_disc[i] = carts[k].c.lines[i].discount_cents;
     carts[k].subtotal = q.subtotal_cents;
@@ -457,7 +468,7 @@ int main(int argc, char **argv) {
   /* warm-up (not timed): patron builds its runtime at the first quote */
   for (long k = 0; k < (ncarts < 500 ? ncarts : 500); k++) {
     pt_quote q;
-    if (pt_quote_run(p, &q, &carts[k].c, false)) die("quote", p);
+    if (quote_run(p, &q, &carts[k].c)) die("quote", p);
     pt_quote_free(&q);
   }
 
@@ -474,7 +485,7 @@ int main(int argc, char **argv) {
     for (long k = 0; k < ncarts; k++) {
       pt_quote q;
       int64_t t0 = now_ns();
-      if (pt_quote_run(p, &q, &carts[k].c, false)) die("quote", p);
+      if (quote_run(p, &q, &carts[k].c)) die("quote", p);
       with_ns += now_ns() - t0;
       if (r == 0) {
         p_sugg += count_suggestions(q.suggestions);
@@ -483,7 +494,7 @@ int main(int argc, char **argv) {
       pt_quote_free(&q);
       p->cfg_override = &bare;
       t0 = now_ns();
-      if (pt_quote_run(p, &q, &carts[k].c, false)) die("quote (no plugins)", p);
+      if (quote_run(p, &q, &carts[k].c)) die("quote (no plugins)", p);
       without_ns += now_ns() - t0;
       p->cfg_override = NULL;
       pt_quote_free(&q);
