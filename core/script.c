@@ -212,6 +212,8 @@ static int pcall_done(lua_State *L, int status, lua_KContext extra) {
 }
 
 /* pcall(f, ...) */
+static int sb_random(lua_State *L);
+
 static int sb_pcall(lua_State *L) {
   luaL_checkany(L, 1);
   lua_pushboolean(L, 1); /* first result if no errors */
@@ -613,6 +615,8 @@ static int build_main(lua_State *L) {
   lua_getglobal(L, LUA_MATHLIBNAME);
   lua_getfield(L, -1, "randomseed");
   s->r_randomseed = ref(L);
+  lua_getfield(L, -1, "random");
+  s->r_random = ref(L);
   lua_pop(L, 1);
   lua_createtable(L, 3, 0); /* its slots live in the array part */
   s->r_eval = ref(L);
@@ -659,6 +663,8 @@ static int build_main(lua_State *L) {
   copy_top(L);
   lua_pushnil(L);
   lua_setfield(L, -2, "randomseed"); /* seeded from the cart per call */
+  lua_pushcfunction(L, sb_random);
+  lua_setfield(L, -2, "random");
   lua_setfield(L, lib, "math");
   lua_getglobal(L, LUA_UTF8LIBNAME);
   lua_setfield(L, lib, "utf8");
@@ -879,7 +885,6 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n) {
 static uint64_t fnv_str(uint64_t h, const char *s) { return fnv(h, s, strlen(s) + 1); }
 
 void pt_script_begin(pt_script *s, patron *p, pt_quote *q) {
-  const pt_cart *c = q->cart;
   s->p = p;
   s->q = q;
   s->gen++;
@@ -887,18 +892,48 @@ void pt_script_begin(pt_script *s, patron *p, pt_quote *q) {
   char t[32];
   patron_time_format(t, sizeof t, q->at);
   snprintf(s->today, sizeof s->today, "%.10s", t);
-  /* the cart's content, not its order id: a quote and its commit agree */
-  uint64_t h = 0xcbf29ce484222325ULL;
-  h = fnv_str(h, q->prog->name);
-  h = fnv_str(h, c->customer);
-  h = fnv_str(h, c->region);
-  h = fnv(h, &q->at, sizeof q->at);
-  for (size_t i = 0; i < c->nlines; i++) {
-    h = fnv_str(h, c->lines[i].sku);
-    h = fnv(h, &c->lines[i].qty, sizeof c->lines[i].qty);
-    h = fnv(h, &c->lines[i].unit_cents, sizeof c->lines[i].unit_cents);
+}
+
+/* The seed of math.random for the running hook call: the cart's content
+** (not its order id: a quote and its commit agree), the plugin and the
+** hook. The cart's part is hashed once per evaluation, when a plugin first
+** draws a number. */
+static uint64_t call_seed(pt_script *s) {
+  if (s->seed_gen != s->gen) {
+    const pt_quote *q = s->q;
+    const pt_cart *c = q->cart;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv_str(h, q->prog->name);
+    h = fnv_str(h, c->customer);
+    h = fnv_str(h, c->region);
+    h = fnv(h, &q->at, sizeof q->at);
+    for (size_t i = 0; i < c->nlines; i++) {
+      h = fnv_str(h, c->lines[i].sku);
+      h = fnv(h, &c->lines[i].qty, sizeof c->lines[i].qty);
+      h = fnv(h, &c->lines[i].unit_cents, sizeof c->lines[i].unit_cents);
+    }
+    s->seed = h;
+    s->seed_gen = s->gen;
   }
-  s->seed = h;
+  return fnv_str(s->seed, s->seed_pl->name) ^ ((uint64_t)s->seed_hook + 1);
+}
+
+/* math.random of the sandbox: seeded from call_seed before the first draw
+** of each hook call (the same numbers as seeding at the call's start,
+** without hashing the cart for the plugins that never draw). */
+static int sb_random(lua_State *L) {
+  pt_script *s = pt_script_of(L);
+  int n = lua_gettop(L);
+  if (s->seed_pending && s->in_call) {
+    s->seed_pending = false;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_randomseed);
+    lua_pushinteger(L, (lua_Integer)(call_seed(s) & 0x7fffffffffffffffULL));
+    lua_call(L, 1, 0);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_random);
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
 }
 
 bool pt_script_active(const pt_script *s, const pt_quote *q) {
@@ -939,10 +974,9 @@ static int call_main(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, cx->pl->hooks[cx->c->hook]);   /* 2 */
   pt_view_subject(L, s, cx->c->hook);                              /* 3 */
   pt_view_ctx(L, s, cx->pl);                                        /* 4 */
-  uint64_t seed = fnv_str(s->seed, cx->pl->name) ^ ((uint64_t)cx->c->hook + 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_randomseed);
-  lua_pushinteger(L, (lua_Integer)(seed & 0x7fffffffffffffffULL));
-  lua_call(L, 1, 0);
+  s->seed_pending = true; /* sb_random seeds at the first draw */
+  s->seed_pl = cx->pl;
+  s->seed_hook = cx->c->hook;
   limits_begin(s, cx->pl);
   cx->status = lua_pcall(L, 2, 1, 1);
   s->in_call = false; /* the flags stay for pt_script_call to read */

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,12 @@ static bool known_field(int kind, const char *k) {
 static void decode_action(lua_State *L, int idx, size_t i, pt_action *a) {
   int top = lua_gettop(L);
   char what[96];
-  memset(a, 0, sizeof *a);
+  /* the scalars and the first byte of each text: the arrays (3 KB) are
+  ** read only as far as they are written (nskus, NUL), so zeroing them
+  ** would be most of the cost of reading a suggestion */
+  memset(a, 0, offsetof(pt_action, sku));
+  a->sku[0] = a->text[0] = a->problem[0] = 0;
+  a->nskus = 0;
   a->kind = PT_ACT_INVALID;
   a->qty = 1;
   if (lua_type(L, idx) != LUA_TTABLE) {
@@ -405,7 +411,7 @@ int pt_action_decode(pt_script *s, lua_State *L, int idx, pt_call *c) {
   size_t use = single ? 1 : n > PT_ACT_MAX ? PT_ACT_MAX : n;
   c->ignored = single ? 0 : n - use;
   if (use == 0) return PATRON_OK;
-  if (!(c->actions = calloc(use, sizeof *c->actions)))
+  if (!(c->actions = malloc(use * sizeof *c->actions))) /* decode_action sets them */
     return pt_err(s->p, PATRON_NOMEM, "out of memory");
   for (size_t i = 0; i < use; i++) {
     if (single) {

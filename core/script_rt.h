@@ -72,7 +72,7 @@ struct pt_script {
   int kill_line;
   const char *chunk;         /* of the running plugin, or NULL */
   /* registry refs */
-  int r_prelude, r_cart_mt, r_kill, r_sort, r_randomseed, r_catalog,
+  int r_prelude, r_cart_mt, r_kill, r_sort, r_randomseed, r_random, r_catalog,
       r_plans, r_programs, r_shipping, r_no_tags, r_eval;
   /* the evaluation */
   patron *p;
@@ -81,7 +81,11 @@ struct pt_script {
   int64_t cart_gen, customer_gen; /* the evaluations the views show */
   int64_t history_gen;             /* ctx.customer's history was read for */
   bool cart_dirty;                 /* amounts changed since the cart view */
-  uint64_t seed;
+  uint64_t seed;                   /* the cart's part of math.random's seed */
+  int64_t seed_gen;                /* the evaluation seed was hashed for */
+  bool seed_pending;               /* the running call has not drawn yet */
+  const pt_plugin_rt *seed_pl;     /* ... and whose call it is */
+  int seed_hook;
   char today[11];
   /* the catalog rows plugins looked up (script_catalog.c) */
   struct rt_catalog *catalog;
