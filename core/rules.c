@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "rules.h"
 #include "script.h"
 
@@ -87,15 +88,15 @@ static int read_spent(patron *p, const char *plugin, spent *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_RULE_TOTALS_GET);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  pt_bind_text(st, 1, plugin);
+  int r = pt_row(p, st, "read plugin budget");
+  if (r > 0) {
     out->cents = sqlite3_column_int64(st, 0);
     out->points = sqlite3_column_int64(st, 1);
     out->uses = sqlite3_column_int64(st, 2);
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "read plugin budget");
+  if (r < 0) return p->code;
   out->read = true;
   return PATRON_OK;
 }
@@ -525,7 +526,7 @@ static int add_totals(patron *p, const char *plugin, int64_t cents, int64_t poin
                       int64_t uses, bool back) {
   sqlite3_stmt *st = pt_stmt(p, back ? PT_SQL_RULE_TOTALS_GIVE_BACK : PT_SQL_RULE_TOTALS_ADD);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, plugin);
   sqlite3_bind_int64(st, 2, cents);
   sqlite3_bind_int64(st, 3, points);
   sqlite3_bind_int64(st, 4, uses);
@@ -544,7 +545,7 @@ int pt_rules_commit(patron *p, const pt_quote *q, int64_t order_rowid) {
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_RULE_USAGE_INSERT);
     if (!st) return p->code;
     sqlite3_bind_int64(st, 1, order_rowid);
-    sqlite3_bind_text(st, 2, cfg->plugins[i].name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 2, cfg->plugins[i].name);
     sqlite3_bind_int64(st, 3, cents);
     sqlite3_bind_int64(st, 4, points);
     sqlite3_bind_int64(st, 5, 1);
@@ -613,7 +614,7 @@ int pt_rules_refund(patron *p, int64_t order_rowid, int64_t units_before,
     if (bc == 0 && bp == 0 && bu == 0) continue;
     if (!(st = pt_stmt(p, PT_SQL_RULE_USAGE_GIVE_BACK))) { rc = p->code; goto done; }
     sqlite3_bind_int64(st, 1, order_rowid);
-    sqlite3_bind_text(st, 2, u[i].plugin, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 2, u[i].plugin);
     sqlite3_bind_int64(st, 3, bc);
     sqlite3_bind_int64(st, 4, bp);
     sqlite3_bind_int64(st, 5, bu);
@@ -740,7 +741,8 @@ int pt_rules_test(patron *p, json_t **out, const char *path, const json_t *param
                   const char *cart_json, const json_t *customer) {
   *out = NULL;
   json_error_t je;
-  json_t *cart = json_loads(cart_json ? cart_json : "", 0, &je), *res = NULL;
+  bool oom;
+  json_t *cart = pt_json_loads(cart_json ? cart_json : "", 0, &je, &oom), *res = NULL;
   pt_buf src = {0};
   char *text = NULL;
   pt_cart pc;
@@ -750,7 +752,8 @@ int pt_rules_test(patron *p, json_t **out, const char *path, const json_t *param
   bool have_q = false;
   int rc;
   if (!cart)
-    return pt_err_path(p, PATRON_INVALID_JSON, "", "cart: %s at line %d", je.text, je.line);
+    return oom ? pt_err(p, PATRON_NOMEM, "out of memory")
+               : pt_err_path(p, PATRON_INVALID_JSON, "", "cart: %s at line %d", je.text, je.line);
   if (!json_is_object(cart)) {
     rc = pt_err_path(p, PATRON_INVALID_CART, "", "the cart must be a JSON object");
     goto done;
@@ -790,7 +793,7 @@ int pt_rules_test(patron *p, json_t **out, const char *path, const json_t *param
   if (!cfg) { rc = p->code; goto done; }
   if ((rc = pt_script_get(p, cfg, &s))) goto done;
   pt_script_set_test(s, (json_t *)customer);
-  if (!(text = json_dumps(cart, JSON_COMPACT))) {
+  if (!(text = pt_json_dumps(cart, JSON_COMPACT))) {
     rc = pt_err(p, PATRON_NOMEM, "out of memory");
     goto done;
   }

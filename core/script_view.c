@@ -497,9 +497,10 @@ static void need_eval(lua_State *L, pt_script *s, int gen_idx) {
 
 /* Raises a storage error; the handle's message is copied by luaL_error
 ** before the jump. */
-static int storage_error(lua_State *L, pt_script *s, int rc, const char *what) {
-  if (rc) pt_err_sqlite(s->p, rc, what);
-  return luaL_error(L, "%s: %s", what, patron_errmsg(s->p));
+static int storage_error(lua_State *L, pt_script *s, const char *what) {
+  const char *m = patron_errmsg(s->p);
+  if (strncmp(m, what, strlen(what)) == 0) return luaL_error(L, "%s", m);
+  return luaL_error(L, "%s: %s", what, m);
 }
 
 typedef struct history {
@@ -514,34 +515,34 @@ static int read_history(pt_script *s, history *h) {
   memset(h, 0, sizeof *h);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_SCRIPT_CUSTOMER_ORDERS);
   if (!st) return -1;
-  sqlite3_bind_text(st, 1, cust, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, prog, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  pt_bind_text(st, 1, cust);
+  pt_bind_text(st, 2, prog);
+  int r = pt_row(p, st, "ctx.customer");
+  if (r > 0) {
     h->orders = sqlite3_column_int64(st, 0);
     h->any = sqlite3_column_type(st, 1) != SQLITE_NULL;
     h->first = sqlite3_column_int64(st, 1);
     h->last = sqlite3_column_int64(st, 2);
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) return rc;
+  if (r <= 0) return r < 0 ? -1 : pt_err(p, PATRON_INTERNAL, "ctx.customer: no order count");
   if (!(st = pt_stmt(p, PT_SQL_SCRIPT_CUSTOMER_LIFETIME))) return -1;
-  sqlite3_bind_text(st, 1, prog, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, cust, -1, SQLITE_TRANSIENT);
-  if ((rc = sqlite3_step(st)) == SQLITE_ROW) h->lifetime = sqlite3_column_int64(st, 0);
+  pt_bind_text(st, 1, prog);
+  pt_bind_text(st, 2, cust);
+  if ((r = pt_row(p, st, "ctx.customer")) > 0) h->lifetime = sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) return rc;
+  if (r <= 0) return r < 0 ? -1 : pt_err(p, PATRON_INTERNAL, "ctx.customer: no lifetime spend");
   if (!(st = pt_stmt(p, PT_SQL_SCRIPT_CUSTOMER_BIRTHDAY))) return -1;
-  sqlite3_bind_text(st, 1, cust, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  pt_bind_text(st, 1, cust);
+  r = pt_row(p, st, "ctx.customer");
+  if (r > 0) {
     char b[16];
     pt_col_text(st, 0, b, sizeof b);
     size_t n = strlen(b); /* "YYYY-MM-DD" or "MM-DD": keep "MM-DD" */
     if (n >= 5) snprintf(h->birthday, sizeof h->birthday, "%s", b + n - 5);
   }
   pt_stmt_done(st);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc;
+  return r < 0 ? -1 : 0;
 }
 
 /* The customer's subscriptions, oldest first (at most 20), copied into
@@ -554,15 +555,15 @@ static int read_subscriptions(pt_script *s, sub_row rows[20], int *n) {
   sqlite3_stmt *st = pt_stmt(s->p, PT_SQL_SCRIPT_CUSTOMER_SUBS);
   *n = 0;
   if (!st) return -1;
-  sqlite3_bind_text(st, 1, s->q->cart->customer, -1, SQLITE_TRANSIENT);
-  int rc = SQLITE_DONE;
-  while (*n < 20 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+  pt_bind_text(st, 1, s->q->cart->customer);
+  int r = 0;
+  while (*n < 20 && (r = pt_row(s->p, st, "ctx.customer.subscriptions")) > 0) {
     pt_col_text(st, 0, rows[*n].plan, sizeof rows[*n].plan);
     pt_col_text(st, 1, rows[*n].status, sizeof rows[*n].status);
     (*n)++;
   }
   pt_stmt_done(st);
-  return *n == 20 || rc == SQLITE_DONE ? 0 : rc;
+  return r < 0 ? -1 : 0;
 }
 
 static const char *const history_fields[] = {"order_count", "lifetime_cents",
@@ -577,7 +578,7 @@ static int customer_load(lua_State *L) {
   need_eval(L, s, 0);
   history h;
   int rc = read_history(s, &h);
-  if (rc) return storage_error(L, s, rc > 0 ? rc : 0, "ctx.customer");
+  if (rc) return storage_error(L, s, "ctx.customer");
   int b = lua_upvalueindex(1);
   set_int(L, b, "order_count", h.orders);
   set_int(L, b, "lifetime_cents", h.lifetime);
@@ -589,7 +590,7 @@ static int customer_load(lua_State *L) {
   sub_row subs[20];
   int nsubs;
   if ((rc = read_subscriptions(s, subs, &nsubs)))
-    return storage_error(L, s, rc > 0 ? rc : 0, "ctx.customer.subscriptions");
+    return storage_error(L, s, "ctx.customer.subscriptions");
   lua_pushliteral(L, "ctx.customer.subscriptions");
   pt_view_open(L, 0, nsubs, 0);
   int pv = lua_gettop(L) - 1, arr = lua_gettop(L);
@@ -653,14 +654,14 @@ static int customer_ask(lua_State *L, int which) {
                                        PT_SQL_SCRIPT_BOUGHT_CATEGORY,
                                        PT_SQL_SCRIPT_DECLINED};
   sqlite3_stmt *st = pt_stmt(s->p, ids[which]);
-  if (!st) return storage_error(L, s, 0, "ctx.customer");
-  sqlite3_bind_text(st, 1, s->q->cart->customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, arg, -1, SQLITE_TRANSIENT);
+  if (!st) return storage_error(L, s, "ctx.customer");
+  pt_bind_text(st, 1, s->q->cart->customer);
+  pt_bind_text(st, 2, arg);
   if (which == ASK_DECLINED) sqlite3_bind_int64(st, 3, since);
-  int rc = sqlite3_step(st);
+  int r = pt_row(s->p, st, "ctx.customer");
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return storage_error(L, s, rc, "ctx.customer");
-  lua_pushboolean(L, rc == SQLITE_ROW);
+  if (r < 0) return storage_error(L, s, "ctx.customer");
+  lua_pushboolean(L, r > 0);
   return 1;
 }
 
@@ -770,7 +771,7 @@ static int catalog_get(lua_State *L) {
   const char *sku = luaL_checkstring(L, 1);
   need_eval(L, s, 0);
   const pt_item *it;
-  if (pt_script_item(s, sku, &it)) return storage_error(L, s, 0, "ctx.catalog.get");
+  if (pt_script_item(s, sku, &it)) return storage_error(L, s, "ctx.catalog.get");
   if (it) push_item(L, it);
   else lua_pushnil(L);
   return 1;
@@ -805,7 +806,7 @@ static int catalog_top(lua_State *L) {
   }
   pt_item *const *rows;
   size_t got;
-  if (pt_script_top(s, cat, &rows, &got)) return storage_error(L, s, 0, "ctx.catalog.top");
+  if (pt_script_top(s, cat, &rows, &got)) return storage_error(L, s, "ctx.catalog.top");
   lua_createtable(L, (int)n, 0);
   lua_Integer k = 0;
   for (size_t i = 0; i < got && k < n; i++) {

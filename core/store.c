@@ -115,8 +115,13 @@ int pt_store_open(patron *p, const char *path, const patron_options *o) {
     sqlite3_stmt *st = NULL;
     const char *mode = "";
     int src = sqlite3_prepare_v2(p->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-    if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW)
       mode = (const char *)sqlite3_column_text(st, 0);
+    else if (src != SQLITE_DONE) { /* out of memory, I/O: not a verdict on the file */
+      rc = pt_err_sqlite(p, src, "open: journal_mode");
+      sqlite3_finalize(st);
+      return rc;
+    }
     int wal = mode && (strcmp(mode, "wal") == 0 ||
                        (strcmp(mode, "memory") == 0 && strcmp(path, ":memory:") == 0));
     char got[32];
