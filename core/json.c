@@ -12,25 +12,64 @@
 ** here:
 **   - dumps write through json_dump_callback into a pt_buf that records
 **     its own failures, so a lost write is seen whatever jansson returns;
-**   - parses watch errno: the C library's malloc sets ENOMEM when it fails
-**     (POSIX), and nothing else a parse calls sets it. A parse during which
-**     an allocation failed is thrown away and reported as out of memory.
-**     (An embedder that gives jansson its own allocator with
-**     json_set_alloc_funcs should have it set errno to ENOMEM on failure
-**     too, as malloc does.)
+**   - parses watch jansson's allocator: the first parse installs, once per
+**     process, a pass-through wrapper around whatever allocator jansson has
+**     (malloc, or the embedder's json_set_alloc_funcs) that only notes, per
+**     thread, that an allocation failed. A parse during which one failed is
+**     thrown away and reported as out of memory. This wrapper is the one
+**     process-wide effect of libpatron; it changes no allocation. An
+**     embedder that sets its own allocator after opening a handle removes
+**     it: then parses fall back to errno, which catches most failures but
+**     not all (jansson's number lexer clears errno).
+** One failure remains out of reach: jansson 2.14 can abort (assert) when
+** saving a string's closing quote fails. It needs an allocation failure at
+** that exact point; README says so.
 */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
 
+static json_malloc_t inner_malloc;
+static json_free_t inner_free;
+static _Thread_local bool alloc_failed;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static void *watch_malloc(size_t n) {
+  void *ptr = inner_malloc(n);
+  if (!ptr) alloc_failed = true;
+  return ptr;
+}
+
+static void watch_free(void *ptr) { inner_free(ptr); }
+
+static void watch_install(void) {
+  json_get_alloc_funcs(&inner_malloc, &inner_free);
+  if (!inner_malloc) inner_malloc = malloc;
+  if (!inner_free) inner_free = free;
+  json_set_alloc_funcs(watch_malloc, watch_free);
+}
+
+/* Is jansson's allocator watched? (Installs the watch the first time.) */
+static bool watched(void) {
+  pthread_once(&watch_once, watch_install);
+  json_malloc_t m;
+  json_free_t f;
+  json_get_alloc_funcs(&m, &f);
+  return m == watch_malloc;
+}
+
 json_t *pt_json_loadb(const char *s, size_t len, size_t flags, json_error_t *err,
                       bool *oom) {
+  bool watch = watched();
   int saved = errno;
   errno = 0;
+  alloc_failed = false;
   json_t *j = json_loadb(s, len, flags, err);
-  bool failed = errno == ENOMEM;
+  bool failed = watch ? alloc_failed : errno == ENOMEM;
   errno = saved;
   if (oom) *oom = failed;
   if (failed) {
