@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "checkout.h"
+#include "json.h"
 
 #define CART_MAX_TEXT (1024 * 1024) /* bytes of JSON text */
 #define CART_MAX_DEPTH 16           /* nesting of arrays and objects */
@@ -777,8 +778,10 @@ int pt_cart_decode(patron *p, pt_cart *out, const char *json, size_t len) {
   if (rc) return rc;
   /* NULs are allowed by the parser so that the field check can name the
   ** field; JSON_DECODE_ANY so that a scalar cart gets INVALID_CART. */
-  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
-                            JSON_DECODE_ANY, &e);
+  bool oom = false;
+  json_t *root = pt_json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                               JSON_DECODE_ANY, &e, &oom);
+  if (oom) return nomem(p); /* not the text's fault */
   if (!root) {
     /* jansson quotes the offending bytes, which may not be UTF-8 */
     char text[sizeof e.text];

@@ -64,14 +64,42 @@ static void money(char *buf, size_t size, int64_t cents) {
            a % 100);
 }
 
+/* Drops a UTF-8 sequence cut short at the end of s: snprintf truncates
+** bytes, not characters, and json_string refuses the broken text. */
+static void trim_cut_utf8(char *s) {
+  size_t n = strlen(s), k = n;
+  while (k > 0 && n - k < 3 && ((unsigned char)s[k - 1] & 0xC0) == 0x80) k--;
+  if (k == 0) return;
+  unsigned char c = (unsigned char)s[k - 1];
+  size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  if (n - (k - 1) < want) s[k - 1] = 0;
+}
+
+/* json_object_set_new that remembers a failure (v NULL or no memory). */
+static void put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (!v || json_object_set_new(o, k, v)) *bad = true;
+}
+
+/* Appends v (stolen) to one of the quote's arrays; a failure (v NULL: out
+** of memory) is latched in q->oom and fails the quote at the end. */
+static void add(pt_quote *q, json_t *arr, json_t *v) {
+  if (!v || json_array_append_new(arr, v)) q->oom = true;
+}
+
 void pt_quote_trace(pt_quote *q, const char *stage, const char *source,
                     const char *what, int64_t amount, const char *reason) {
+  bool bad = false;
   json_t *t = json_object();
-  json_object_set_new(t, "stage", json_string(stage));
-  json_object_set_new(t, "source", json_string(source));
-  if (what) json_object_set_new(t, what, json_integer(amount));
-  json_object_set_new(t, "reason", json_string(reason ? reason : ""));
-  json_array_append_new(q->trace, t);
+  put(t, "stage", json_string(stage), &bad);
+  put(t, "source", json_string(source), &bad);
+  if (what) put(t, what, json_integer(amount), &bad);
+  put(t, "reason", json_string(reason ? reason : ""), &bad);
+  if (bad) {
+    json_decref(t);
+    q->oom = true;
+    return;
+  }
+  add(q, q->trace, t);
 }
 
 static void warn(pt_quote *q, const char *fmt, ...)
@@ -82,7 +110,8 @@ static void warn(pt_quote *q, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  json_array_append_new(q->warnings, json_string(buf));
+  trim_cut_utf8(buf);
+  add(q, q->warnings, json_string(buf));
 }
 
 int pt_quote_discount(patron *p, pt_quote *q, const char *source,
@@ -112,20 +141,26 @@ int pt_quote_discount(patron *p, pt_quote *q, const char *source,
     rc = pt_err(p, PATRON_OVERFLOW, "discount out of range");
     goto done;
   }
-  json_t *skus = json_array();
-  for (size_t i = 0; i < nlines; i++) {
-    pt_line *l = &c->lines[lines[i]];
-    l->discount_cents += share[i];
-    json_array_append_new(skus, json_string(l->sku));
+  /* the entry is built whole before the lines change, so a failure leaves
+  ** the quote as it was */
+  bool bad = false;
+  json_t *skus = json_array(), *d = json_object();
+  for (size_t i = 0; i < nlines && skus; i++)
+    if (json_array_append_new(skus, json_string(c->lines[lines[i]].sku))) bad = true;
+  put(d, "source", json_string(source), &bad);
+  put(d, "reason", json_string(reason), &bad);
+  put(d, "cents", json_integer(cents), &bad);
+  put(d, "skus", skus, &bad); /* stolen even on failure */
+  if (bad || json_array_append_new(q->discounts, d)) {
+    if (bad) json_decref(d);
+    q->oom = true;
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto done;
   }
+  for (size_t i = 0; i < nlines; i++) c->lines[lines[i]].discount_cents += share[i];
   q->discount_cents += cents;
-  json_t *d = json_object();
-  json_object_set_new(d, "source", json_string(source));
-  json_object_set_new(d, "reason", json_string(reason));
-  json_object_set_new(d, "cents", json_integer(cents));
-  json_object_set_new(d, "skus", skus);
-  json_array_append_new(q->discounts, d);
   pt_quote_trace(q, "discount", source, "cents", -cents, reason);
+  if (q->oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
 done:
   if (w != wbuf) free(w);
   if (share != sbuf) free(share);
@@ -159,25 +194,27 @@ static int stage_validate(patron *p, pt_quote *q) {
     if (!l->category[0]) { /* the catalog knows it */
       sqlite3_stmt *st = pt_stmt(p, PT_SQL_CATALOG_CATEGORY);
       if (!st) return p->code;
-      sqlite3_bind_text(st, 1, l->sku, -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(st) == SQLITE_ROW) pt_col_text(st, 0, l->category, sizeof l->category);
+      pt_bind_text(st, 1, l->sku);
+      int r = pt_row(p, st, "read the category of a sku");
+      if (r > 0) pt_col_text(st, 0, l->category, sizeof l->category);
       pt_stmt_done(st);
+      if (r < 0) return p->code;
     }
   }
   if (c->customer[0]) {
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_CUSTOMER_EXISTS);
     if (!st) return p->code;
-    sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    pt_bind_text(st, 1, c->customer);
+    int r = pt_row(p, st, "find customer");
     pt_stmt_done(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "find customer");
-    q->known_customer = rc == SQLITE_ROW;
+    if (r < 0) return p->code;
+    q->known_customer = r > 0;
+    int rc;
     if ((rc = pt_ledger_balance(p, q->prog, c->customer, q->at, &q->balance)))
       return rc;
     snprintf(q->tier, sizeof q->tier, "%s", q->balance.tier);
     if (!q->known_customer)
-      json_array_append_new(q->messages,
-                            json_string("new member: welcome to the program"));
+      add(q, q->messages, json_string("new member: welcome to the program"));
   }
   pt_quote_trace(q, "validate", "cart", "subtotal_cents", q->subtotal_cents,
                  "sum of qty x unit_cents over the lines");
@@ -209,14 +246,17 @@ static int stage_bundles(patron *p, pt_quote *q) {
     if (a.instances[b] <= 0) continue;
     const pt_bundle *bu = &cfg->bundles[b];
     char source[PT_NAME_MAX + 8], reason[256], price[32];
+    bool bad = false;
     pt_buf items = {0};
     json_t *skus = json_array();
     for (size_t k = 0; k < bu->nitems; k++) {
       if (k) pt_buf_puts(&items, " + ");
       if (bu->items[k].qty > 1) pt_buf_printf(&items, "%" PRId64 " x ", bu->items[k].qty);
       pt_buf_puts(&items, bu->items[k].sku);
-      json_array_append_new(skus, json_string(bu->items[k].sku));
+      if (json_array_append_new(skus, json_string(bu->items[k].sku))) bad = true;
     }
+    /* a failed append leaves items cut short: the reason would be too */
+    if (items.oom) bad = true;
     snprintf(source, sizeof source, "bundle:%s", bu->name);
     if (bu->price_cents >= 0) {
       money(price, sizeof price, bu->price_cents);
@@ -229,13 +269,19 @@ static int stage_bundles(patron *p, pt_quote *q) {
       size_t n = strlen(reason);
       snprintf(reason + n, sizeof reason - n, " (x%" PRId64 ")", a.instances[b]);
     }
+    trim_cut_utf8(reason);
     pt_buf_free(&items);
     json_t *d = json_object();
-    json_object_set_new(d, "source", json_string(source));
-    json_object_set_new(d, "reason", json_string(reason));
-    json_object_set_new(d, "cents", json_integer(a.saving[b]));
-    json_object_set_new(d, "skus", skus);
-    json_array_append_new(q->discounts, d);
+    put(d, "source", json_string(source), &bad);
+    put(d, "reason", json_string(reason), &bad);
+    put(d, "cents", json_integer(a.saving[b]), &bad);
+    put(d, "skus", skus, &bad); /* stolen even on failure */
+    if (bad) json_decref(d);
+    if (bad || json_array_append_new(q->discounts, d)) {
+      free(mem);
+      q->oom = true;
+      return pt_err(p, PATRON_NOMEM, "out of memory");
+    }
     pt_quote_trace(q, "bundles", source, "cents", -a.saving[b], reason);
   }
   q->discount_cents += a.total_saving;
@@ -295,7 +341,7 @@ static void stage_shipping(pt_quote *q) {
   if (q->cart->nlines > 0) {
     char msg[160];
     snprintf(msg, sizeof msg, "add %s more for free shipping", b);
-    json_array_append_new(q->messages, json_string(msg));
+    add(q, q->messages, json_string(msg));
   }
 }
 
@@ -431,12 +477,9 @@ int pt_quote_run(patron *p, pt_quote *q, pt_cart *cart, bool commit) {
   q->total_cents = q->subtotal_cents - q->discount_cents + q->shipping_cents -
                    q->redeem_cents;
   if (q->total_cents < 0) q->total_cents = 0;
+  /* a trace step, warning or message that could not be added */
+  if (q->oom) return pt_err(p, PATRON_NOMEM, "out of memory building the quote");
   return PATRON_OK;
-}
-
-/* json_object_set_new that remembers a failure (v NULL or no memory). */
-static void put(json_t *o, const char *k, json_t *v, bool *bad) {
-  if (!v || json_object_set_new(o, k, v)) *bad = true;
 }
 
 json_t *pt_quote_to_json(const pt_quote *q) {

@@ -103,21 +103,27 @@ typedef struct pt_quote {
   char shipping_override_reason[256];
   /* contract arrays, built as the stages run (owned) */
   json_t *discounts, *suggestions, *messages, *trace, *warnings, *bonuses;
+  /* an entry could not be added to them (out of memory): the quote would
+  ** silently lack it, so pt_quote_run fails with NOMEM at its end */
+  bool oom;
 } pt_quote;
 
 /* Runs the pipeline over cart at the cart's time (or now). On success *q
-** holds the result (release with pt_quote_free). */
+** holds the result; on failure too it may hold arrays: release with
+** pt_quote_free either way. */
 int pt_quote_run(patron *p, pt_quote *q, pt_cart *cart, bool commit);
 void pt_quote_free(pt_quote *q);
 /* The quote in the contract's JSON shape (new reference). */
 json_t *pt_quote_to_json(const pt_quote *q);
 /* Adds a discount to the quote (trace and discounts[] with source, reason,
 ** skus) spread over the given line indexes in proportion to what is left
-** of each line; cut to what is left, with a warning when cut. */
+** of each line; cut to what is left, with a warning when cut. NOMEM when
+** the entry cannot be built (the lines are then left as they were). */
 int pt_quote_discount(patron *p, pt_quote *q, const char *source,
                       const char *reason, int64_t cents, const size_t *lines,
                       size_t nlines);
-/* Appends a trace step. */
+/* Appends a trace step. Out of memory sets q->oom (the quote then fails),
+** so callers need not check. */
 void pt_quote_trace(pt_quote *q, const char *stage, const char *source,
                     const char *what, int64_t amount, const char *reason);
 

@@ -21,17 +21,28 @@
 #include <string.h>
 
 #include "checkout.h"
+#include "json.h"
 #include "ledger.h"
 #include "reports.h"
 #include "rules.h"
 
+/* json_object_set_new that remembers a failure (v NULL or no memory). */
+static void put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (!v || json_object_set_new(o, k, v)) *bad = true;
+}
+
 char *patron_error_json(patron *p) {
+  bool bad = false;
   json_t *e = json_object();
-  json_object_set_new(e, "code", json_string(patron_code_name(patron_errcode(p))));
-  json_object_set_new(e, "message", json_string(patron_errmsg(p)));
-  if (p && p->errpath[0]) json_object_set_new(e, "path", json_string(p->errpath));
+  put(e, "code", json_string(patron_code_name(patron_errcode(p))), &bad);
+  put(e, "message", json_string(patron_errmsg(p)), &bad);
+  if (p && p->errpath[0]) put(e, "path", json_string(p->errpath), &bad);
+  if (bad) { /* an error without its message is no answer: NULL */
+    json_decref(e);
+    return NULL;
+  }
   json_t *o = json_pack("{s:o}", "error", e);
-  char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  char *s = o ? pt_json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   return s;
 }
@@ -75,10 +86,14 @@ static void first_difference(const json_t *a, const json_t *b, char *path,
 static int conflict(patron *p, const char *order_id, const char *stored,
                     const char *given) {
   char path[128] = "";
-  json_t *a = json_loads(stored, 0, NULL), *b = json_loads(given, 0, NULL);
+  bool oom_a = false, oom_b = false;
+  json_t *a = pt_json_loads(stored, 0, NULL, &oom_a);
+  json_t *b = pt_json_loads(given, 0, NULL, &oom_b);
   if (a && b) first_difference(a, b, path, sizeof path);
   json_decref(a);
   json_decref(b);
+  /* without both parses the message could not name the field */
+  if (oom_a || oom_b) return pt_err(p, PATRON_NOMEM, "out of memory");
   return pt_err_path(p, PATRON_CONFLICT, path[0] ? path : "order_id",
                      "order %s was already committed with a different cart "
                      "(%s differs)", order_id, path[0] ? path : "the cart");
@@ -118,9 +133,9 @@ static int record_adjustment(patron *p, int64_t order, const char *kind,
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_ADJ_INSERT);
   if (!st) return p->code;
   sqlite3_bind_int64(st, 1, order);
-  sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, source, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 4, reason ? reason : "", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 2, kind);
+  pt_bind_text(st, 3, source);
+  pt_bind_text(st, 4, reason ? reason : "");
   sqlite3_bind_int64(st, 5, cents);
   sqlite3_bind_int64(st, 6, points);
   return pt_exec_stmt(p, st, "record adjustment");
@@ -130,12 +145,12 @@ static int record_order(patron *p, pt_quote *q, int64_t *rowid) {
   const pt_cart *c = q->cart;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_INSERT);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, c->order_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, q->prog->name, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, c->order_id);
+  pt_bind_text(st, 2, q->prog->name);
   pt_bind_text(st, 3, c->customer[0] ? c->customer : NULL);
   sqlite3_bind_int64(st, 4, q->at);
   sqlite3_bind_int64(st, 5, q->cfg->version);
-  sqlite3_bind_text(st, 6, c->canonical ? c->canonical : "{}", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 6, c->canonical ? c->canonical : "{}");
   sqlite3_bind_int64(st, 7, q->subtotal_cents);
   sqlite3_bind_int64(st, 8, q->discount_cents);
   sqlite3_bind_int64(st, 9, q->shipping_cents);
@@ -145,7 +160,7 @@ static int record_order(patron *p, pt_quote *q, int64_t *rowid) {
   sqlite3_bind_int64(st, 12, q->redeem_cents);
   sqlite3_bind_int64(st, 13, q->total_cents);
   sqlite3_bind_int64(st, 14, q->points_earned);
-  sqlite3_bind_text(st, 15, q->tier, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 15, q->tier);
   int rc = pt_exec_stmt(p, st, "record order");
   if (rc) return rc;
   *rowid = sqlite3_last_insert_rowid(p->db);
@@ -160,8 +175,8 @@ static int record_order(patron *p, pt_quote *q, int64_t *rowid) {
     if (!(st = pt_stmt(p, PT_SQL_ORDER_LINE_INSERT))) { rc = p->code; goto done; }
     sqlite3_bind_int64(st, 1, *rowid);
     sqlite3_bind_int64(st, 2, (int64_t)i);
-    sqlite3_bind_text(st, 3, l->sku, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, l->category, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 3, l->sku);
+    pt_bind_text(st, 4, l->category);
     sqlite3_bind_int64(st, 5, l->qty);
     sqlite3_bind_int64(st, 6, l->unit_cents);
     sqlite3_bind_int64(st, 7, l->discount_cents);
@@ -195,10 +210,10 @@ static int record_order(patron *p, pt_quote *q, int64_t *rowid) {
     if (!(st = pt_stmt(p, PT_SQL_SUGGESTION_INSERT))) { rc = p->code; goto done; }
     sqlite3_bind_int64(st, 1, *rowid);
     pt_bind_text(st, 2, c->customer[0] ? c->customer : NULL);
-    sqlite3_bind_text(st, 3, json_string_value(json_object_get(d, "sku")), -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 3, json_string_value(json_object_get(d, "sku")));
     sqlite3_bind_int64(st, 4, q->at);
     const char *src = json_string_value(json_object_get(d, "source"));
-    sqlite3_bind_text(st, 5, src ? src : "", -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 5, src ? src : "");
     if ((rc = pt_exec_stmt(p, st, "record suggestion"))) goto done;
   }
 done:
@@ -211,8 +226,20 @@ static json_t *entry_json(const char *uuid, pt_kind kind, int64_t points) {
                    "points", (json_int_t)points);
 }
 
-/* Commits a decoded cart; *receipt is the receipt text (caller frees). */
-static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
+static int fill_quote(patron *p, patron_quote *out, const json_t *j, const char *text);
+static int fill_quote_text(patron *p, patron_quote *out, const char *text);
+
+/* Appends a ledger entry's line to the receipt's entries; false when out of
+** memory. */
+static bool add_entry(json_t *entries, const char *uuid, pt_kind kind, int64_t points) {
+  json_t *e = entry_json(uuid, kind, points);
+  return e && json_array_append_new(entries, e) == 0;
+}
+
+/* Commits a decoded cart; *receipt is the receipt text (caller frees).
+** With out, the public struct is filled from the receipt before the
+** transaction commits, so that a failure to fill it writes nothing. */
+static int commit_cart(patron *p, pt_cart *cart, char **receipt, patron_quote *out) {
   *receipt = NULL;
   if (!cart->order_id[0])
     return pt_err_path(p, PATRON_INVALID_CART, "order_id",
@@ -221,17 +248,25 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
   if (rc) return rc;
   pt_quote q = {0};
   json_t *r = NULL;
+  bool bad = false;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_FIND);
   if (!st) { rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, cart->order_id, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) {
+  pt_bind_text(st, 1, cart->order_id);
+  int found = pt_row(p, st, "find order");
+  if (found > 0) {
+    /* NOT NULL columns: NULL only when SQLite could not make the text */
     const char *stored = (const char *)sqlite3_column_text(st, 1);
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    if (!stored || !text) {
+      pt_stmt_done(st);
+      rc = pt_err(p, PATRON_NOMEM, "out of memory reading order %s", cart->order_id);
+      goto fail;
+    }
     if (cart->canonical && strcmp(stored, cart->canonical) == 0) {
-      *receipt = pt_strdup((const char *)sqlite3_column_text(st, 2));
+      *receipt = pt_strdup(text);
       pt_stmt_done(st);
       if (!*receipt) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); goto fail; }
-      return pt_commit(p);
+      goto done; /* the retry of a committed order: its receipt */
     }
     char *copy = pt_strdup(stored);
     pt_stmt_done(st);
@@ -241,7 +276,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
     goto fail;
   }
   pt_stmt_done(st);
-  if (src != SQLITE_DONE) { rc = pt_err_sqlite(p, src, "find order"); goto fail; }
+  if (found < 0) { rc = p->code; goto fail; }
 
   if ((rc = pt_quote_run(p, &q, cart, true))) goto fail;
   if (cart->has_expect_total && cart->expect_total_cents != q.total_cents) {
@@ -278,7 +313,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
                    .at = q.at, .order_ref = cart->order_id, .source = "order",
                    .reason = why};
       if ((rc = pt_ledger_post(p, q.prog, &e, uuid))) goto fail;
-      json_array_append_new(entries, entry_json(uuid, PT_REDEEM, -q.redeem_points));
+      if (!add_entry(entries, uuid, PT_REDEEM, -q.redeem_points)) bad = true;
     }
     if (q.points_earned > 0) {
       snprintf(why, sizeof why, "earned on order %s", cart->order_id);
@@ -286,7 +321,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
                    .at = q.at, .order_ref = cart->order_id, .source = "order",
                    .reason = why, .pending = true};
       if ((rc = pt_ledger_post(p, q.prog, &e, uuid))) goto fail;
-      json_array_append_new(entries, entry_json(uuid, PT_EARN, q.points_earned));
+      if (!add_entry(entries, uuid, PT_EARN, q.points_earned)) bad = true;
     }
     int64_t goods = q.subtotal_cents - q.discount_cents;
     int64_t paid = goods - (q.redeem_cents < goods ? q.redeem_cents : goods);
@@ -295,21 +330,29 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt) {
       goto fail;
     patron_balance_info b;
     if ((rc = pt_ledger_balance(p, q.prog, cust, q.at, &b))) goto fail;
-    json_object_set_new(r, "balance_after", json_integer(b.points));
-    json_object_set_new(r, "tier_after", json_string(b.tier));
+    put(r, "balance_after", json_integer(b.points), &bad);
+    put(r, "tier_after", json_string(b.tier), &bad);
   } else {
-    json_object_set_new(r, "balance_after", json_null());
+    put(r, "balance_after", json_null(), &bad);
   }
-  json_object_set_new(r, "order_id", json_string(cart->order_id));
-  *receipt = json_dumps(r, JSON_COMPACT);
-  if (!*receipt) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); goto fail; }
+  put(r, "order_id", json_string(cart->order_id), &bad);
+  /* a receipt missing an entry or a key must not be stored */
+  if (bad || !(*receipt = pt_json_dumps(r, JSON_COMPACT))) {
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto fail;
+  }
   if (!(st = pt_stmt(p, PT_SQL_ORDER_SET_RECEIPT))) { rc = p->code; goto fail; }
   sqlite3_bind_int64(st, 1, rowid);
-  sqlite3_bind_text(st, 2, *receipt, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 2, *receipt);
   if ((rc = pt_exec_stmt(p, st, "store receipt"))) goto fail;
+done:
+  /* a retry has only the stored text; a new receipt is filled from r */
+  if (out && (rc = r ? fill_quote(p, out, r, *receipt) : fill_quote_text(p, out, *receipt)))
+    goto fail;
   json_decref(r);
   pt_quote_free(&q);
   if ((rc = pt_commit(p))) {
+    if (out) patron_quote_release(out);
     free(*receipt);
     *receipt = NULL;
   }
@@ -340,7 +383,7 @@ int patron_quote_json(patron *p, char **out, const char *in) {
   }
   if (rc == PATRON_OK && (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
-    *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    *out = j ? pt_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!*out) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   }
@@ -356,7 +399,7 @@ int patron_commit_json(patron *p, char **out, const char *in) {
   memset(&cart, 0, sizeof cart);
   int rc = pt_cart_decode(p, &cart, in, in ? strlen(in) : 0);
   if (rc) return rc;
-  rc = commit_cart(p, &cart, out);
+  rc = commit_cart(p, &cart, out, NULL);
   pt_cart_free(&cart);
   return rc;
 }
@@ -366,11 +409,11 @@ static char *dup_str(const json_t *j) {
   return pt_strdup(s ? s : "");
 }
 
-/* Fills the public struct from a quote or receipt document. */
-static int fill_quote(patron *p, patron_quote *out, const char *text) {
+/* Fills the public struct from a quote or receipt document j whose text is
+** text. On failure out is left empty. */
+static int fill_quote(patron *p, patron_quote *out, const json_t *j, const char *text) {
   memset(out, 0, sizeof *out);
-  json_t *j = json_loads(text, 0, NULL);
-  if (!j) return pt_err(p, PATRON_NOMEM, "out of memory");
+  bool bad = false;
 #define I(key) json_integer_value(json_object_get(j, key))
   out->subtotal_cents = I("subtotal_cents");
   out->discount_cents = I("discount_cents");
@@ -398,6 +441,7 @@ static int fill_quote(patron *p, patron_quote *out, const char *text) {
     out->discounts[i].reason = dup_str(json_object_get(v, "reason"));
     out->discounts[i].cents = json_integer_value(json_object_get(v, "cents"));
     out->ndiscounts++;
+    if (!out->discounts[i].source || !out->discounts[i].reason) bad = true;
   }
   a = json_object_get(j, "suggestions");
   out->suggestions = calloc(json_array_size(a) + 1, sizeof *out->suggestions);
@@ -405,17 +449,33 @@ static int fill_quote(patron *p, patron_quote *out, const char *text) {
     out->suggestions[i].sku = dup_str(json_object_get(v, "sku"));
     out->suggestions[i].reason = dup_str(json_object_get(v, "reason"));
     out->nsuggestions++;
+    if (!out->suggestions[i].sku || !out->suggestions[i].reason) bad = true;
   }
   a = json_object_get(j, "warnings");
   out->warnings = calloc(json_array_size(a) + 1, sizeof *out->warnings);
-  if (out->warnings) json_array_foreach(a, i, v) out->warnings[out->nwarnings++] = dup_str(v);
+  if (out->warnings) json_array_foreach(a, i, v) {
+    if (!(out->warnings[out->nwarnings++] = dup_str(v))) bad = true;
+  }
   out->json = pt_strdup(text);
-  json_decref(j);
-  if (!out->discounts || !out->suggestions || !out->warnings || !out->json) {
+  if (bad || !out->discounts || !out->suggestions || !out->warnings || !out->json) {
     patron_quote_release(out);
     return pt_err(p, PATRON_NOMEM, "out of memory");
   }
   return PATRON_OK;
+}
+
+/* The same from the text alone (our own: a parse fails only for lack of
+** memory). Where the document is at hand, fill_quote spares the parse. */
+static int fill_quote_text(patron *p, patron_quote *out, const char *text) {
+  memset(out, 0, sizeof *out);
+  bool oom = false;
+  json_t *j = pt_json_loads(text, 0, NULL, &oom);
+  if (!j)
+    return oom ? pt_err(p, PATRON_NOMEM, "out of memory")
+               : pt_err(p, PATRON_INTERNAL, "a stored receipt is not valid JSON");
+  int rc = fill_quote(p, out, j, text);
+  json_decref(j);
+  return rc;
 }
 
 void patron_quote_release(patron_quote *q) {
@@ -451,9 +511,9 @@ int patron_quote_cart(patron *p, patron_quote *out, const patron_cart *in) {
   }
   if (rc == PATRON_OK && (rc = pt_track_quote(p, &q)) == PATRON_OK) {
     json_t *j = pt_quote_to_json(&q);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? pt_json_dumps(j, JSON_COMPACT) : NULL;
+    rc = text ? fill_quote(p, out, j, text) : pt_err(p, PATRON_NOMEM, "out of memory");
     json_decref(j);
-    rc = text ? fill_quote(p, out, text) : pt_err(p, PATRON_NOMEM, "out of memory");
     free(text);
   }
   pt_quote_free(&q);
@@ -468,8 +528,7 @@ int patron_commit_cart(patron *p, patron_quote *out, const patron_cart *in) {
   memset(&cart, 0, sizeof cart);
   char *receipt = NULL;
   int rc = pt_cart_from_struct(p, &cart, in);
-  if (rc == PATRON_OK && (rc = commit_cart(p, &cart, &receipt)) == PATRON_OK)
-    rc = fill_quote(p, out, receipt);
+  if (rc == PATRON_OK) rc = commit_cart(p, &cart, &receipt, out);
   free(receipt);
   pt_cart_free(&cart);
   return rc;

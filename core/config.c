@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "json.h"
 
 /* ---- JSON -> structs -------------------------------------------------- */
 
@@ -26,6 +27,13 @@ static bool damaged(jrd *r, const char *key, const char *why) {
          "stored configuration version %lld is damaged: %s%s%s: %s",
          (long long)r->version, r->where, r->where[0] && key ? "." : "",
          key ? key : "", why);
+  return false;
+}
+
+/* Out of memory while reading: not the document's fault. */
+static bool no_memory(jrd *r) {
+  pt_err(r->p, PATRON_NOMEM, "out of memory reading configuration version %lld",
+         (long long)r->version);
   return false;
 }
 
@@ -76,8 +84,7 @@ static bool rd_str(jrd *r, json_t *o, const char *key, char *buf, size_t size,
 static bool rd_dup(jrd *r, json_t *o, const char *key, char **out) {
   json_t *v = json_object_get(o, key);
   if (!json_is_string(v)) return damaged(r, key, "missing or not text");
-  if (!(*out = pt_strdup(json_string_value(v))))
-    return damaged(r, key, "out of memory");
+  if (!(*out = pt_strdup(json_string_value(v)))) return no_memory(r);
   return true;
 }
 
@@ -109,7 +116,7 @@ static json_t *rd_list(jrd *r, json_t *o, const char *key, size_t elem,
   }
   size_t count = json_array_size(a);
   if (count && !(*out = calloc(count, elem))) {
-    damaged(r, key, "out of memory");
+    no_memory(r);
     return NULL;
   }
   *n = count;
@@ -319,7 +326,12 @@ pt_config *pt_config_parse(patron *p, const char *json_text, int64_t version) {
     return NULL;
   }
   json_error_t jerr;
-  json_t *doc = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
+  bool oom = false;
+  json_t *doc = pt_json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr, &oom);
+  if (oom) {
+    no_memory(&r);
+    return NULL;
+  }
   if (!doc) {
     pt_err(p, PATRON_INTERNAL,
            "stored configuration version %lld is not valid JSON: %s (line %d)",
@@ -368,19 +380,17 @@ static int load_version(patron *p, int64_t version, int64_t *got, char **json) {
   *json = NULL;
   if (!st) return p->code;
   if (version) sqlite3_bind_int64(st, 1, version);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  int r = pt_row(p, st, "read configuration");
+  if (r > 0) {
     *got = sqlite3_column_int64(st, 0);
-    const char *t = (const char *)sqlite3_column_text(st, 1);
-    if (!(*json = pt_strdup(t ? t : ""))) {
+    /* a NOT NULL column: NULL is SQLite out of memory */
+    if (!(*json = pt_strdup((const char *)sqlite3_column_text(st, 1)))) {
       pt_stmt_done(st);
       return pt_err(p, PATRON_NOMEM, "out of memory");
     }
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return pt_err_sqlite(p, rc, "read configuration");
-  return PATRON_OK;
+  return r < 0 ? p->code : PATRON_OK;
 }
 
 static int no_config(patron *p) {
@@ -397,12 +407,13 @@ static void install(patron *p, pt_config *c) {
 const pt_config *pt_config_active(patron *p) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CONFIG_LATEST_VERSION);
   if (!st) return NULL;
-  int rc = sqlite3_step(st);
-  bool none = rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL;
+  int r = pt_row(p, st, "read configuration version");
+  bool none = r <= 0 || sqlite3_column_type(st, 0) == SQLITE_NULL;
   int64_t latest = none ? 0 : sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) {
-    pt_err_sqlite(p, rc, "read configuration version");
+  if (r < 0) return NULL;
+  if (r == 0) { /* max() always gives a row */
+    pt_err(p, PATRON_INTERNAL, "read configuration version: no row");
     return NULL;
   }
   if (none) {
@@ -433,8 +444,11 @@ const pt_program *pt_config_program(patron *p, const pt_config *c,
   pt_buf b = {0};
   for (size_t i = 0; i < c->nprograms; i++)
     pt_buf_printf(&b, "%s%s", i ? ", " : "", c->programs[i].name);
-  pt_err(p, PATRON_UNKNOWN_PROGRAM, "unknown program '%s' (programs: %s)", name,
-         b.s && !b.oom ? b.s : "none");
+  if (b.oom) /* the list would be cut short: leave it out */
+    pt_err(p, PATRON_UNKNOWN_PROGRAM, "unknown program '%s'", name);
+  else
+    pt_err(p, PATRON_UNKNOWN_PROGRAM, "unknown program '%s' (programs: %s)", name,
+           b.s ? b.s : "none");
   pt_buf_free(&b);
   return NULL;
 }
@@ -496,16 +510,25 @@ int patron_apply_buffer(patron *p, patron_apply_result *out, const char *name,
       goto done;
     }
     sqlite3_bind_int64(st, 1, patron_now(p));
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text64(st, 3, src ? src : "", (sqlite3_uint64)len,
-                        SQLITE_TRANSIENT, SQLITE_UTF8);
-    sqlite3_bind_text(st, 4, json, -1, SQLITE_TRANSIENT);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) res.version = sqlite3_column_int64(st, 0);
-    if (step == SQLITE_ROW) step = sqlite3_step(st);
+    pt_bind_text(st, 2, name);
+    /* not copied (STATIC): cannot fail for memory, only for a text over
+    ** SQLite's length limit */
+    int b = sqlite3_bind_text64(st, 3, src ? src : "", (sqlite3_uint64)len,
+                                SQLITE_STATIC, SQLITE_UTF8);
+    if (b != SQLITE_OK) {
+      pt_stmt_done(st);
+      rc = pt_err_sqlite(p, b, "store configuration source");
+      goto done;
+    }
+    pt_bind_text(st, 4, json);
+    int r = pt_row(p, st, "store configuration"); /* RETURNING version */
+    if (r > 0) {
+      res.version = sqlite3_column_int64(st, 0);
+      r = pt_row(p, st, "store configuration");
+    }
     pt_stmt_done(st);
-    if (step != SQLITE_DONE) {
-      rc = pt_err_sqlite(p, step, "store configuration");
+    if (r < 0) {
+      rc = p->code;
       goto done;
     }
     res.changed = 1;

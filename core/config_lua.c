@@ -25,6 +25,7 @@
 #include <lualib.h>
 
 #include "config.h"
+#include "json.h"
 
 #define CFG_MEMORY_LIMIT ((size_t)32 << 20)  /* bytes for the whole state */
 #define CFG_HOOK_EVERY 1000                   /* instructions per hook call */
@@ -46,6 +47,10 @@ typedef struct cfg_eval {
   char *base_dir;         /* folder of name, "" for the current one (owned) */
   size_t mem_used, mem_limit;
   bool mem_hit;           /* the allocator refused a request */
+  bool oom;               /* the system (not the cap) refused memory, to
+                          ** Lua or to the JSON being built: whatever the
+                          ** evaluation then did (a pcall in shop.lua can
+                          ** catch the error), the result is not trusted */
   long long budget;       /* instructions left in this phase */
   long long budget_total; /* the phase's whole budget, for the message */
   bool killed;            /* the budget ran out: every instruction raises */
@@ -68,7 +73,10 @@ static void *cfg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   void *np = realloc(ptr, nsize);
   if (!np) {
+    /* Lua assumes that a shrink never fails: the old block still fits */
+    if (ptr && nsize <= old) return ptr;
     ev->mem_hit = true;
+    ev->oom = true;
     return NULL;
   }
   ev->mem_used = ev->mem_used - old + nsize;
@@ -248,18 +256,29 @@ static int l_parse_time(lua_State *L) {
 /* ---- Lua table -> JSON ------------------------------------------------ */
 
 /* Attaches v to parent (appended when key is NULL) or makes it the root.
-** v's reference is stolen; on failure it is released and we raise. */
+** v's reference is stolen; on failure it is released and we raise. v NULL
+** is out of memory (the callers check what else could make it NULL). */
 static void attach(lua_State *L, cfg_eval *ev, json_t *parent,
                    const char *key, json_t *v) {
-  if (!v) luaL_error(L, "%s: out of memory building the configuration", ev->name);
+  if (key && !pt_utf8_valid(key)) {
+    json_decref(v);
+    luaL_error(L, "%s: a key that is not valid UTF-8 cannot be stored", ev->name);
+  }
+  if (!v) {
+    ev->oom = true;
+    luaL_error(L, "%s: out of memory building the configuration", ev->name);
+  }
   if (!parent) {
     ev->root = v;
     return;
   }
   int rc = key ? json_object_set_new(parent, key, v)
                : json_array_append_new(parent, v);
-  if (rc) luaL_error(L, "%s: cannot store key '%s' in the configuration",
-                     ev->name, key ? key : "");
+  if (rc) {
+    ev->oom = true;
+    luaL_error(L, "%s: out of memory storing key '%s' in the configuration",
+               ev->name, key ? key : "");
+  }
 }
 
 static void to_json(lua_State *L, cfg_eval *ev, int idx, int depth,
@@ -346,9 +365,9 @@ static void to_json(lua_State *L, cfg_eval *ev, int idx, int depth,
     const char *s = lua_tolstring(L, idx, &len);
     if (memchr(s, 0, len))
       luaL_error(L, "%s: text with a NUL character cannot be stored", ev->name);
-    json_t *v = json_stringn(s, len);
-    if (!v) luaL_error(L, "%s: text that is not valid UTF-8 cannot be stored", ev->name);
-    attach(L, ev, parent, key, v);
+    if (!pt_utf8_valid(s)) /* s[len] is Lua's NUL */
+      luaL_error(L, "%s: text that is not valid UTF-8 cannot be stored", ev->name);
+    attach(L, ev, parent, key, json_stringn(s, len));
     break;
   }
   case LUA_TLIGHTUSERDATA:
@@ -495,6 +514,10 @@ int pt_config_eval(patron *p, char **out_json, const char *name,
   lua_pushlightuserdata(L, &ev);
   int st = lua_pcall(L, 1, 0, 0);
   lua_sethook(L, NULL, 0, 0);
+  if (ev.oom) {
+    pt_err(p, rc, "%s: out of memory evaluating the configuration", name);
+    goto done;
+  }
   if (st != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     rc = PATRON_INVALID_CONFIG;
@@ -510,7 +533,7 @@ int pt_config_eval(patron *p, char **out_json, const char *name,
              luaL_typename(L, -1));
     goto done;
   }
-  if (!(*out_json = json_dumps(ev.root, JSON_COMPACT | JSON_SORT_KEYS))) {
+  if (!(*out_json = pt_json_dumps(ev.root, JSON_COMPACT | JSON_SORT_KEYS))) {
     pt_err(p, rc, "out of memory writing the configuration");
     goto done;
   }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json.h"
 
 int pt_event_emit(patron *p, const char *type, const char *subject,
                   int64_t at, const char *payload_json) {
@@ -15,12 +16,11 @@ int pt_event_emit(patron *p, const char *type, const char *subject,
   pt_uuid(uuid);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_EVENT_INSERT);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+  pt_bind_text(st, 1, uuid); /* on this stack frame until the step is done */
+  pt_bind_text(st, 2, type);
   sqlite3_bind_int64(st, 3, at);
-  sqlite3_bind_text(st, 4, subject, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 5, payload_json ? payload_json : "{}", -1,
-                    SQLITE_TRANSIENT);
+  pt_bind_text(st, 4, subject);
+  pt_bind_text(st, 5, payload_json ? payload_json : "{}");
   return pt_exec_stmt(p, st, "emit event");
 }
 
@@ -32,27 +32,41 @@ int patron_events_pull(patron *p, char **out, const char *type, int limit) {
   pt_bind_text(st, 1, type);
   sqlite3_bind_int(st, 2, limit > 0 ? limit : 100);
   json_t *arr = json_array();
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  if (!arr) {
+    pt_stmt_done(st);
+    return pt_err(p, PATRON_NOMEM, "out of memory");
+  }
+  int r;
+  while ((r = pt_row(p, st, "pull events")) > 0) {
     char at[32];
     patron_time_format(at, sizeof at, sqlite3_column_int64(st, 3));
-    json_t *payload = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
-    json_t *ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}",
-                           "id", (json_int_t)sqlite3_column_int64(st, 0),
-                           "uuid", (const char *)sqlite3_column_text(st, 1),
-                           "type", (const char *)sqlite3_column_text(st, 2),
-                           "at", at,
-                           "subject", (const char *)sqlite3_column_text(st, 4),
-                           "payload", payload ? payload : json_object());
-    if (!ev || json_array_append_new(arr, ev)) { rc = SQLITE_NOMEM; break; }
+    /* NOT NULL columns: a NULL text is SQLite out of memory */
+    const char *text = (const char *)sqlite3_column_text(st, 5);
+    bool oom = !text;
+    json_t *payload = text ? pt_json_loads(text, 0, NULL, &oom) : NULL;
+    /* a payload that does not parse (it always does) is sent as {}; one
+    ** that could not be parsed for lack of memory fails the pull */
+    if (!payload && !oom && !(payload = json_object())) oom = true;
+    json_t *ev = oom ? NULL
+                     : json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}",
+                                 "id", (json_int_t)sqlite3_column_int64(st, 0),
+                                 "uuid", (const char *)sqlite3_column_text(st, 1),
+                                 "type", (const char *)sqlite3_column_text(st, 2),
+                                 "at", at,
+                                 "subject", (const char *)sqlite3_column_text(st, 4),
+                                 "payload", payload);
+    if (!ev || json_array_append_new(arr, ev)) {
+      pt_err(p, PATRON_NOMEM, "out of memory");
+      r = -1;
+      break;
+    }
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_DONE) {
+  if (r < 0) {
     json_decref(arr);
-    return rc == SQLITE_NOMEM ? pt_err(p, PATRON_NOMEM, "out of memory")
-                              : pt_err_sqlite(p, rc, "pull events");
+    return p->code;
   }
-  *out = json_dumps(arr, JSON_COMPACT);
+  *out = pt_json_dumps(arr, JSON_COMPACT);
   json_decref(arr);
   return *out ? PATRON_OK : pt_err(p, PATRON_NOMEM, "out of memory");
 }

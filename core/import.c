@@ -296,11 +296,6 @@ static int key_field(importer *im, int c, const char **out) {
   }
 }
 
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
-  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
-}
-
 static void bind_opt_int(sqlite3_stmt *st, int i, bool given, int64_t v) {
   if (given) sqlite3_bind_int64(st, i, v);
   else sqlite3_bind_null(st, i);
@@ -325,13 +320,14 @@ static int catalog_row(importer *im) {
     sqlite3_stmt *st = pt_stmt(p, pass ? PT_SQL_IMPORT_CATALOG_UPDATE
                                        : PT_SQL_IMPORT_CATALOG_INSERT);
     if (!st) return at_line(im);
-    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
-    bind_opt_text(st, 2, name);
+    /* the fields live in the CSV reader until its next record */
+    pt_bind_text(st, 1, sku);
+    pt_bind_text(st, 2, name);
     bind_opt_int(st, 3, has_price, price);
-    bind_opt_text(st, 4, category);
+    pt_bind_text(st, 4, category);
     bind_opt_int(st, 5, has_pop, pop);
     bind_opt_int(st, 6, has_cost, cost);
-    bind_opt_text(st, 7, tags);
+    pt_bind_text(st, 7, tags);
     if (pt_exec_stmt(p, st, pass ? "update product" : "add product")) return at_line(im);
     if (sqlite3_changes(p->db) > 0) {
       if (pass) im->res.updated++;
@@ -388,16 +384,13 @@ static int customer_opening(importer *im, const pt_program *prog, const char *id
   if (!found) {
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_IMPORT_OPENING_SPEND);
     if (!st) return at_line(im);
-    sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, OPENING_REF, -1, SQLITE_STATIC);
-    int src = sqlite3_step(st);
+    pt_bind_text(st, 1, prog->name);
+    pt_bind_text(st, 2, id);
+    pt_bind_text(st, 3, OPENING_REF);
+    int r = pt_row(p, st, "find opening spend");
     pt_stmt_done(st);
-    if (src != SQLITE_ROW && src != SQLITE_DONE) {
-      pt_err_sqlite(p, src, "find opening spend");
-      return at_line(im);
-    }
-    found = src == SQLITE_ROW;
+    if (r < 0) return at_line(im);
+    found = r > 0;
   }
   if (found) {
     im->res.opening_skipped++;
@@ -441,18 +434,18 @@ static int customer_row(importer *im) {
 
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_IMPORT_CUSTOMER_INSERT);
   if (!st) return at_line(im);
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  bind_opt_text(st, 2, email);
-  bind_opt_text(st, 3, birthday);
+  pt_bind_text(st, 1, id);
+  pt_bind_text(st, 2, email);
+  pt_bind_text(st, 3, birthday);
   sqlite3_bind_int64(st, 4, im->now);
   if (pt_exec_stmt(p, st, "add customer")) return at_line(im);
   if (sqlite3_changes(p->db) > 0) {
     im->res.inserted++;
   } else {
     if (!(st = pt_stmt(p, PT_SQL_IMPORT_CUSTOMER_UPDATE))) return at_line(im);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    bind_opt_text(st, 2, email);
-    bind_opt_text(st, 3, birthday);
+    pt_bind_text(st, 1, id);
+    pt_bind_text(st, 2, email);
+    pt_bind_text(st, 3, birthday);
     if (pt_exec_stmt(p, st, "update customer")) return at_line(im);
     if (sqlite3_changes(p->db) > 0) im->res.updated++;
   }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "reports.h"
 
 int pt_contact_allowed(patron *p, const pt_config *c, const char *customer, int64_t now,
@@ -25,13 +26,14 @@ int pt_contact_allowed(patron *p, const pt_config *c, const char *customer, int6
   if (c->contact_cap_max <= 0) return PATRON_OK;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CONTACT_COUNT);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, customer);
   sqlite3_bind_int64(st, 2, now - c->contact_cap_per_days * PT_DAY);
   sqlite3_bind_int64(st, 3, now);
-  int rc = sqlite3_step(st);
-  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int r = pt_row(p, st, "count marketing events");
+  int64_t n = r > 0 ? sqlite3_column_int64(st, 0) : 0;
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) return pt_err_sqlite(p, rc, "count marketing events");
+  if (r < 0) return p->code;
+  if (r == 0) return pt_err(p, PATRON_INTERNAL, "count marketing events: no row");
   *allowed = n < c->contact_cap_max;
   return PATRON_OK;
 }
@@ -40,23 +42,26 @@ int pt_track_quote(patron *p, const pt_quote *q) {
   const pt_cart *c = q->cart;
   if (!c->track || !c->customer[0]) return PATRON_OK;
   json_t *skus = json_array();
-  for (size_t i = 0; i < c->nlines; i++) json_array_append_new(skus, json_string(c->lines[i].sku));
-  char *text = json_dumps(skus, JSON_COMPACT);
+  bool bad = !skus;
+  for (size_t i = 0; i < c->nlines && !bad; i++)
+    if (json_array_append_new(skus, json_string(c->lines[i].sku))) bad = true;
+  /* a list missing a sku must not be stored */
+  char *text = bad ? NULL : pt_json_dumps(skus, JSON_COMPACT);
   json_decref(skus);
   if (!text) return pt_err(p, PATRON_NOMEM, "out of memory");
   int rc = pt_begin(p);
   if (rc) { free(text); return rc; }
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_TRACK_UPSERT);
   if (!st) { rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, q->prog->name, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, c->customer);
+  pt_bind_text(st, 2, q->prog->name);
   sqlite3_bind_int64(st, 3, q->at);
   sqlite3_bind_int64(st, 4, q->total_cents);
   sqlite3_bind_int64(st, 5, q->missing_cents);
   if (q->threshold_cents >= 0) sqlite3_bind_int64(st, 6, q->threshold_cents);
   else sqlite3_bind_null(st, 6);
-  sqlite3_bind_text(st, 7, text, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 8, c->canonical ? c->canonical : "{}", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 7, text); /* freed only after the step */
+  pt_bind_text(st, 8, c->canonical ? c->canonical : "{}");
   if ((rc = pt_exec_stmt(p, st, "track cart"))) goto fail;
   free(text);
   return pt_commit(p);
@@ -71,18 +76,18 @@ int pt_track_commit(patron *p, const pt_quote *q) {
   if (!c->customer[0]) return PATRON_OK;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_TRACK_GET);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, c->customer);
   sqlite3_bind_int64(st, 2, q->at);
-  int rc = sqlite3_step(st);
-  bool tracked = rc == SQLITE_ROW;
-  int64_t quoted_missing = tracked ? sqlite3_column_int64(st, 1) : 0;
+  int r = pt_row(p, st, "find tracked cart");
+  int64_t quoted_missing = r > 0 ? sqlite3_column_int64(st, 1) : 0;
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "find tracked cart");
-  if (!tracked) return PATRON_OK;
+  if (r < 0) return p->code;
+  if (r == 0) return PATRON_OK; /* not tracked */
+  int rc;
   if (!(st = pt_stmt(p, PT_SQL_NUDGE_INSERT))) return p->code;
-  sqlite3_bind_text(st, 1, c->order_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, q->prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, c->customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, c->order_id);
+  pt_bind_text(st, 2, q->prog->name);
+  pt_bind_text(st, 3, c->customer);
   sqlite3_bind_int64(st, 4, q->at);
   sqlite3_bind_int64(st, 5, quoted_missing);
   sqlite3_bind_int64(st, 6, q->missing_cents);
@@ -90,7 +95,7 @@ int pt_track_commit(patron *p, const pt_quote *q) {
   else sqlite3_bind_null(st, 7);
   if ((rc = pt_exec_stmt(p, st, "record nudge"))) return rc;
   if (!(st = pt_stmt(p, PT_SQL_TRACK_DELETE))) return p->code;
-  sqlite3_bind_text(st, 1, c->customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, c->customer);
   sqlite3_bind_int64(st, 2, q->at);
   return pt_exec_stmt(p, st, "close tracked cart");
 }
@@ -104,8 +109,8 @@ typedef struct due_cart {
 static int close_cart(patron *p, const char *customer, const char *status, int64_t now) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_TRACK_CLOSE);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+  pt_bind_text(st, 1, customer);
+  pt_bind_text(st, 2, status);
   sqlite3_bind_int64(st, 3, now);
   return pt_exec_stmt(p, st, "close tracked cart");
 }
@@ -113,11 +118,16 @@ static int close_cart(patron *p, const char *customer, const char *status, int64
 static int emit(patron *p, const due_cart *d, int64_t now) {
   char at[32];
   patron_time_format(at, sizeof at, d->quoted_at);
-  json_t *skus = json_loads(d->skus ? d->skus : "[]", 0, NULL);
+  bool oom = false;
+  json_t *skus = pt_json_loads(d->skus ? d->skus : "[]", 0, NULL, &oom);
+  /* a stored list that does not parse (it always does) is sent empty; one
+  ** that could not be parsed for lack of memory is not sent at all */
+  if (!skus && !oom && !(skus = json_array())) oom = true;
+  if (oom) return pt_err(p, PATRON_NOMEM, "out of memory");
   json_t *pl = json_pack("{s:s, s:s, s:I, s:o, s:s}", "customer", d->customer, "program",
                          d->program, "total_cents", (json_int_t)d->total_cents, "skus",
-                         skus ? skus : json_array(), "quoted_at", at);
-  char *text = pl ? json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                         skus, "quoted_at", at);
+  char *text = pl ? pt_json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(pl);
   if (!text) return pt_err(p, PATRON_NOMEM, "out of memory");
   int rc = pt_event_emit(p, "cart_abandoned", d->customer, now, text);
@@ -133,23 +143,27 @@ int pt_track_tick(patron *p, const pt_config *c, int64_t now, patron_tick_result
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_TRACK_DUE);
     if (!st) return p->code;
     sqlite3_bind_int64(st, 1, cutoff);
-    int rc = SQLITE_DONE;
-    while (n < 500 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = 1;
+    while (n < 500 && (r = pt_row(p, st, "find abandoned carts")) > 0) {
       due_cart *d = &due[n++];
       pt_col_text(st, 0, d->customer, sizeof d->customer);
       pt_col_text(st, 1, d->program, sizeof d->program);
       d->quoted_at = sqlite3_column_int64(st, 2);
       d->total_cents = sqlite3_column_int64(st, 3);
+      /* NOT NULL: the text is NULL only when SQLite ran out of memory */
       d->skus = pt_strdup((const char *)sqlite3_column_text(st, 4));
-      if (!d->skus) { rc = SQLITE_NOMEM; break; }
+      if (!d->skus) {
+        pt_err(p, PATRON_NOMEM, "out of memory");
+        r = -1;
+        break;
+      }
     }
     pt_stmt_done(st);
-    if (n < 500 && rc != SQLITE_DONE) {
+    if (r < 0) {
       for (size_t i = 0; i < n; i++) free(due[i].skus);
-      return rc == SQLITE_NOMEM ? pt_err(p, PATRON_NOMEM, "out of memory")
-                                : pt_err_sqlite(p, rc, "find abandoned carts");
+      return p->code;
     }
-    rc = PATRON_OK;
+    int rc = PATRON_OK;
     for (size_t i = 0; i < n && rc == PATRON_OK; i++) {
       bool allowed;
       if ((rc = pt_contact_allowed(p, c, due[i].customer, now, &allowed))) break;
