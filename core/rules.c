@@ -636,13 +636,19 @@ void pt_rules_close(patron *p) {
 
 static json_t *opt_int(int64_t v) { return v < 0 ? json_null() : json_integer(v); }
 
+/* json_object_set_new that remembers a failure (v NULL or no memory). */
+static void put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (!v || json_object_set_new(o, k, v)) *bad = true;
+}
+
 int pt_rules_budgets(patron *p, json_t **out) {
   *out = NULL;
   const pt_config *cfg = pt_config_active(p);
   if (!cfg) return p->code;
   json_t *arr = json_array();
+  bool bad = !arr;
   int64_t now = patron_now(p);
-  for (size_t i = 0; i < cfg->nplugins; i++) {
+  for (size_t i = 0; i < cfg->nplugins && !bad; i++) {
     const pt_plugin_ref *g = &cfg->plugins[i];
     spent sp;
     int rc = read_spent(p, g->name, &sp);
@@ -654,24 +660,31 @@ int pt_rules_budgets(patron *p, json_t **out) {
     if (g->from) patron_time_format(from, sizeof from, g->from);
     if (g->to) patron_time_format(to, sizeof to, g->to);
     json_t *o = json_object();
-    json_object_set_new(o, "plugin", json_string(g->name));
-    json_object_set_new(o, "active", json_boolean(in_window(g, now)));
-    json_object_set_new(o, "from", from[0] ? json_string(from) : json_null());
-    json_object_set_new(o, "to", to[0] ? json_string(to) : json_null());
+    if (!o || json_array_append_new(arr, o)) { /* the array owns o from here */
+      bad = true;
+      break;
+    }
+    put(o, "plugin", json_string(g->name), &bad);
+    put(o, "active", json_boolean(in_window(g, now)), &bad);
+    put(o, "from", from[0] ? json_string(from) : json_null(), &bad);
+    put(o, "to", to[0] ? json_string(to) : json_null(), &bad);
     const char *names[] = {"cents", "points", "uses"};
     int64_t budget[] = {g->budget_cents, g->budget_points, g->budget_uses};
     int64_t used[] = {sp.cents, sp.points, sp.uses};
     for (int k = 0; k < 3; k++) {
       char key[32];
       snprintf(key, sizeof key, "budget_%s", names[k]);
-      json_object_set_new(o, key, opt_int(budget[k]));
+      put(o, key, opt_int(budget[k]), &bad);
       snprintf(key, sizeof key, "spent_%s", names[k]);
-      json_object_set_new(o, key, json_integer(used[k]));
+      put(o, key, json_integer(used[k]), &bad);
       snprintf(key, sizeof key, "left_%s", names[k]);
-      json_object_set_new(o, key, budget[k] < 0 ? json_null()
-                                  : json_integer(budget[k] > used[k] ? budget[k] - used[k] : 0));
+      put(o, key, budget[k] < 0 ? json_null()
+                  : json_integer(budget[k] > used[k] ? budget[k] - used[k] : 0), &bad);
     }
-    json_array_append_new(arr, o);
+  }
+  if (bad) { /* a row without a key is a wrong report: none */
+    json_decref(arr);
+    return pt_err(p, PATRON_NOMEM, "out of memory");
   }
   *out = arr;
   return PATRON_OK;

@@ -85,7 +85,11 @@ static void *rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (s->in_call) s->budget -= (int64_t)(grow >> RT_ALLOC_SHIFT);
   }
   void *np = realloc(ptr, nsize);
-  if (!np) return nsize <= old ? ptr : NULL;
+  if (!np) {
+    if (nsize <= old) return ptr; /* a shrink that failed: keep the block */
+    s->engine_rc = PATRON_NOMEM;  /* the system's memory, not the cap */
+    return NULL;
+  }
   s->used = s->used - old + nsize;
   return np;
 }
@@ -999,6 +1003,7 @@ int pt_script_call(pt_script *s, pt_call *c) {
   int top = lua_gettop(L), rc = PATRON_OK;
   call_ctx cx = {s, pl, c, LUA_OK};
   s->killed = s->mem_killed = s->timed_out = false;
+  s->engine_rc = PATRON_OK;
   lua_pushcfunction(L, call_main);
   lua_pushlightuserdata(L, &cx);
   int st = lua_pcall(L, 1, 1, 0);
@@ -1028,6 +1033,20 @@ int pt_script_call(pt_script *s, pt_call *c) {
   }
   limits_end(s);
   lua_settop(L, top);
+  if (s->engine_rc) {
+    /* the engine failed under the plugin (out of memory, a storage error
+    ** in a look-up), even if the plugin caught the error: the quote fails
+    ** with it rather than going on as if the plugin had nothing to say */
+    rc = s->engine_rc;
+    if (patron_errcode(s->p) != rc)
+      pt_err(s->p, rc, "plugin %s: out of memory", pl->name);
+    s->engine_rc = PATRON_OK;
+    pt_script_call_free(c);
+    c->failed = false;
+    c->error[0] = 0;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return rc;
+  }
   if (c->failed) {
     pl->errors++;
     /* give a bomb's garbage back now; a deep recursion's call records

@@ -69,6 +69,9 @@ struct pt_script {
   int64_t budget;
   int64_t deadline;
   bool killed, mem_killed, timed_out;
+  int engine_rc;             /* the engine failed under the running call
+                                (out of memory, a storage error in a
+                                look-up): the quote fails with it */
   int kill_line;
   const char *chunk;         /* of the running plugin, or NULL */
   /* registry refs */

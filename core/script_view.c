@@ -498,6 +498,8 @@ static void need_eval(lua_State *L, pt_script *s, int gen_idx) {
 /* Raises a storage error; the handle's message is copied by luaL_error
 ** before the jump. */
 static int storage_error(lua_State *L, pt_script *s, const char *what) {
+  int code = patron_errcode(s->p);
+  s->engine_rc = code ? code : PATRON_INTERNAL; /* sticky, even if pcall catches it */
   const char *m = patron_errmsg(s->p);
   if (strncmp(m, what, strlen(what)) == 0) return luaL_error(L, "%s", m);
   return luaL_error(L, "%s: %s", what, m);
