@@ -152,6 +152,7 @@ $(BUILD)/crash/%: tests/crash/%.c $(BUILD)/libpatron.a
 	$(CC) $(CFLAGS_ALL) $(LDSAN) -o $@ $< $(BUILD)/libpatron.a $(LDLIBS_ALL)
 
 $(BUILD)/tests/test_faults: private CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+$(BUILD)/tests/test_oom_reports: private CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 # make soak: the crash test for SOAK_KILLS kills (a fresh database every 500)
 # and every fault-injection loop on every operation under ASan+UBSan.

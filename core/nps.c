@@ -38,20 +38,20 @@ int patron_nps_record(patron *p, const char *customer, int score, const char *to
   if (rc) return rc;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CUSTOMER_EXISTS);
   if (!st) { rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
+  pt_bind_text(st, 1, customer);
+  int found = pt_row(p, st, "find customer");
   pt_stmt_done(st);
-  if (src == SQLITE_DONE) {
+  if (found < 0) { rc = p->code; goto fail; }
+  if (found == 0) {
     rc = pt_err_path(p, PATRON_UNKNOWN_CUSTOMER, "customer", "unknown customer '%s'", customer);
     goto fail;
   }
-  if (src != SQLITE_ROW) { rc = pt_err_sqlite(p, src, "find customer"); goto fail; }
   if (!(st = pt_stmt(p, PT_SQL_NPS_INSERT))) { rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, customer);
   sqlite3_bind_int64(st, 2, patron_now(p));
-  sqlite3_bind_text(st, 3, touchpoint, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 3, touchpoint);
   sqlite3_bind_int(st, 4, score);
-  sqlite3_bind_text(st, 5, comment ? comment : "", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 5, comment ? comment : "");
   if ((rc = pt_exec_stmt(p, st, "record NPS answer"))) goto fail;
   return pt_commit(p);
 fail:
@@ -70,22 +70,23 @@ static void add(tally *t, int score) {
   else t->detractors++;
 }
 
-static void nps_row(json_t *rows, const char *touch, const char *period, const tally *t,
-                    bool partial) {
-  json_t *row = json_object();
-  pt_row_str(row, "touchpoint", touch);
-  pt_row_str(row, "period", period);
-  pt_row_int(row, "answers", t->n);
-  pt_row_int(row, "promoters", t->promoters);
-  pt_row_int(row, "passives", t->passives);
-  pt_row_int(row, "detractors", t->detractors);
-  pt_row_rate(row, "promoters_share_bp", t->promoters, t->n);
-  pt_row_rate(row, "detractors_share_bp", t->detractors, t->n);
-  if (pt_row_score(row, "nps_bp", t->promoters - t->detractors, t->n))
-    pt_row_str(row, "note", partial ? "partial period" : "");
+/* One row of the table (pt_put_*: a failure sets r->oom, and the report
+** then fails as a whole). */
+static void nps_row(pt_report *r, json_t *rows, const char *touch, const char *period,
+                    const tally *t, bool partial) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "touchpoint", touch);
+  pt_put_str(r, row, "period", period);
+  pt_put_int(r, row, "answers", t->n);
+  pt_put_int(r, row, "promoters", t->promoters);
+  pt_put_int(r, row, "passives", t->passives);
+  pt_put_int(r, row, "detractors", t->detractors);
+  pt_put_rate(r, row, "promoters_share_bp", t->promoters, t->n);
+  pt_put_rate(r, row, "detractors_share_bp", t->detractors, t->n);
+  if (pt_put_score(r, row, "nps_bp", t->promoters - t->detractors, t->n))
+    pt_put_str(r, row, "note", partial ? "partial period" : "");
   else
-    pt_row_no_data(row);
-  json_array_append_new(rows, row);
+    pt_put_no_data(r, row);
 }
 
 int pt_report_nps(pt_report *r) {
@@ -97,11 +98,12 @@ int pt_report_nps(pt_report *r) {
   int64_t first = 0;
   sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_NPS_FIRST);
   if (!st) return r->p->code;
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+  int row = pt_row(r->p, st, "first NPS answer");
+  if (row > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL)
     first = sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(r->p, rc, "first NPS answer"))) return rc;
+  if (row < 0) return r->p->code;
+  int rc;
   pt_report_window(r, first);
   pt_period *pv = NULL;
   size_t np = 0;
@@ -114,7 +116,7 @@ int pt_report_nps(pt_report *r) {
   sqlite3_bind_int64(st, 1, r->from);
   sqlite3_bind_int64(st, 2, r->to);
   pt_bind_text(st, 3, only);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((row = pt_row(r->p, st, "read NPS answers")) > 0) {
     ptrdiff_t pi = pt_period_find(pv, np, sqlite3_column_int64(st, 0));
     int ti = touch_index((const char *)sqlite3_column_text(st, 1));
     int score = sqlite3_column_int(st, 2);
@@ -125,7 +127,7 @@ int pt_report_nps(pt_report *r) {
     add(&T(0, 0), score);
   }
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(r->p, rc, "read NPS answers"))) goto done;
+  if (row < 0) { rc = r->p->code; goto done; }
   static const pt_col cols[] = {
       {"touchpoint", "touchpoint", "text"},   {"period", "period", "text"},
       {"answers", "answers", "int"},          {"promoters", "promoters (9-10)", "int"},
@@ -139,8 +141,8 @@ int pt_report_nps(pt_report *r) {
     if (ti > 0 && only && strcmp(only, touchpoints[ti - 1]) != 0) continue;
     const char *name = ti == 0 ? "all" : touchpoints[ti - 1];
     for (size_t pi = 0; pi < np; pi++)
-      nps_row(rows, name, pv[pi].label, &T(ti, pi + 1), pv[pi].partial);
-    nps_row(rows, name, "total", &T(ti, 0), false);
+      nps_row(r, rows, name, pv[pi].label, &T(ti, pi + 1), pv[pi].partial);
+    nps_row(r, rows, name, "total", &T(ti, 0), false);
   }
 #undef T
   static const char *const series[] = {"nps_bp", NULL};

@@ -87,25 +87,26 @@ typedef struct xs {
 } xs;
 
 static int exists(patron *p, sqlite3_stmt *st, bool *yes) {
-  int rc = sqlite3_step(st);
+  int got = pt_row(p, st, "look up a purchase");
   pt_stmt_done(st);
-  *yes = rc == SQLITE_ROW;
-  return pt_report_step_err(p, rc, "look up a purchase");
+  *yes = got > 0;
+  return got < 0 ? p->code : PATRON_OK;
 }
 
-static void xs_row(json_t *rows, const char *program, const char *group, const char *source,
-                   const xs *x) {
-  json_t *row = json_object();
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "group", group);
-  pt_row_str(row, "source", source);
-  pt_row_int(row, "shown", x->shown);
-  pt_row_int(row, "bought_same_order", x->same);
-  pt_row_int(row, "bought_later", x->later);
-  pt_row_int(row, "accepted", x->same + x->later);
-  if (!pt_row_rate(row, "acceptance_bp", x->same + x->later, x->shown)) pt_row_no_data(row);
-  else pt_row_str(row, "note", "");
-  json_array_append_new(rows, row);
+static void xs_row(pt_report *r, json_t *rows, const char *program, const char *group,
+                   const char *source, const xs *x) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "group", group);
+  pt_put_str(r, row, "source", source);
+  pt_put_int(r, row, "shown", x->shown);
+  pt_put_int(r, row, "bought_same_order", x->same);
+  pt_put_int(r, row, "bought_later", x->later);
+  pt_put_int(r, row, "accepted", x->same + x->later);
+  if (!pt_put_rate(r, row, "acceptance_bp", x->same + x->later, x->shown))
+    pt_put_no_data(r, row);
+  else
+    pt_put_str(r, row, "note", "");
 }
 
 int pt_report_crosssell(pt_report *r) {
@@ -144,31 +145,33 @@ int pt_report_crosssell(pt_report *r) {
     if (!s) { rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
     sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_SUGGESTIONS);
     if (!st) { free(s); rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, prog, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog);
     sqlite3_bind_int64(st, 2, r->from);
     sqlite3_bind_int64(st, 3, r->to);
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    int got;
+    while ((got = pt_row(r->p, st, "read suggestions")) > 0) {
       if (n == cap) {
         void *nv = realloc(s, 2 * cap * sizeof *s);
-        if (!nv) { src = SQLITE_NOMEM; break; }
+        if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
         s = nv;
         cap *= 2;
       }
       struct sug *x = &s[n++];
       x->order = sqlite3_column_int64(st, 0);
       char oid[PT_ID_MAX];
-      pt_col_text(st, 1, oid, sizeof oid);
-      pt_col_text(st, 2, x->customer, sizeof x->customer);
-      pt_col_text(st, 3, x->sku, sizeof x->sku);
+      if (pt_report_text_buf(r->p, st, 1, oid, sizeof oid) ||
+          pt_report_text_buf(r->p, st, 2, x->customer, sizeof x->customer) ||
+          pt_report_text_buf(r->p, st, 3, x->sku, sizeof x->sku) ||
+          pt_report_text_buf(r->p, st, 5, x->source, sizeof x->source)) {
+        got = -1;
+        break;
+      }
       x->at = sqlite3_column_int64(st, 4);
-      pt_col_text(st, 5, x->source, sizeof x->source);
       if (!x->source[0]) snprintf(x->source, sizeof x->source, "(unknown)");
       group_of(&g, x->at, oid, x->group, sizeof x->group);
     }
     pt_stmt_done(st);
-    if ((rc = pt_report_step_err(r->p, src == SQLITE_NOMEM ? SQLITE_NOMEM : src,
-                                 "read suggestions"))) { free(s); goto done; }
+    if (got < 0) { free(s); rc = r->p->code; goto done; }
     for (size_t i = 0; i < n; i++)
       if (glist_find(&groups, s[i].group, true) < 0 || glist_find(&sources, s[i].source, true) < 0) {
         free(s);
@@ -183,15 +186,15 @@ int pt_report_crosssell(pt_report *r) {
       bool same = false, later = false;
       if (!(st = pt_stmt(r->p, PT_SQL_REP_LINE_KEPT))) { free(s); rc = r->p->code; goto done; }
       sqlite3_bind_int64(st, 1, s[i].order);
-      sqlite3_bind_text(st, 2, s[i].sku, -1, SQLITE_TRANSIENT);
+      pt_bind_text(st, 2, s[i].sku);
       if ((rc = exists(r->p, st, &same))) { free(s); goto done; }
       if (!same && s[i].customer[0]) {
         if (!(st = pt_stmt(r->p, PT_SQL_REP_BOUGHT_LATER))) { free(s); rc = r->p->code; goto done; }
-        sqlite3_bind_text(st, 1, s[i].customer, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, prog, -1, SQLITE_TRANSIENT);
+        pt_bind_text(st, 1, s[i].customer);
+        pt_bind_text(st, 2, prog);
         sqlite3_bind_int64(st, 3, s[i].at);
         sqlite3_bind_int64(st, 4, s[i].at + ACCEPT_DAYS * PT_DAY);
-        sqlite3_bind_text(st, 5, s[i].sku, -1, SQLITE_TRANSIENT);
+        pt_bind_text(st, 5, s[i].sku);
         sqlite3_bind_int64(st, 6, s[i].order);
         if ((rc = exists(r->p, st, &later))) { free(s); goto done; }
       }
@@ -206,9 +209,10 @@ int pt_report_crosssell(pt_report *r) {
     }
     free(s);
     if (g.periods || g.channel)
-      for (size_t i = 0; i < groups.n; i++) xs_row(rows, prog, groups.name[i], "all", &acc[i]);
-    xs_row(rows, prog, g.periods || g.channel ? "total" : "all", "all", &total);
-    for (size_t i = 0; i < sources.n; i++) xs_row(srows, prog, "all", sources.name[i], &bysrc[i]);
+      for (size_t i = 0; i < groups.n; i++) xs_row(r, rows, prog, groups.name[i], "all", &acc[i]);
+    xs_row(r, rows, prog, g.periods || g.channel ? "total" : "all", "all", &total);
+    for (size_t i = 0; i < sources.n; i++)
+      xs_row(r, srows, prog, "all", sources.name[i], &bysrc[i]);
   }
   static const char *const series[] = {"shown", "accepted", NULL};
   pt_report_chart(r, "crosssell", "bars", "group", nprog > 1 ? "program" : NULL, series);
@@ -267,24 +271,23 @@ static ptrdiff_t find_order(const bord *v, size_t n, int64_t id) {
   return lo < n && v[lo].id == id ? (ptrdiff_t)lo : -1;
 }
 
-static void bundle_row(json_t *rows, const char *program, const char *group, const char *bundle,
-                       const bacc *a, bool known) {
-  json_t *row = json_object();
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "group", group);
-  pt_row_str(row, "bundle", bundle);
-  pt_row_int(row, "orders", a->orders);
-  if (known) pt_row_int(row, "eligible", a->eligible);
-  else pt_row_set(row, "eligible", NULL);
-  pt_row_int(row, "with_bundle", a->with);
-  pt_row_int(row, "saving_cents", a->saving);
-  if (a->with > 0) pt_row_int(row, "avg_saving_cents", a->saving / a->with);
-  else pt_row_set(row, "avg_saving_cents", NULL);
-  bool any = pt_row_rate(row, "share_of_orders_bp", a->with, a->orders);
-  pt_row_rate(row, "uptake_bp", a->with, known ? a->eligible : 0);
-  if (!any) pt_row_no_data(row);
-  else pt_row_str(row, "note", known ? "" : "no longer in the configuration");
-  json_array_append_new(rows, row);
+static void bundle_row(pt_report *r, json_t *rows, const char *program, const char *group,
+                       const char *bundle, const bacc *a, bool known) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "group", group);
+  pt_put_str(r, row, "bundle", bundle);
+  pt_put_int(r, row, "orders", a->orders);
+  if (known) pt_put_int(r, row, "eligible", a->eligible);
+  else pt_put_null(r, row, "eligible");
+  pt_put_int(r, row, "with_bundle", a->with);
+  pt_put_int(r, row, "saving_cents", a->saving);
+  if (a->with > 0) pt_put_int(r, row, "avg_saving_cents", a->saving / a->with);
+  else pt_put_null(r, row, "avg_saving_cents");
+  bool any = pt_put_rate(r, row, "share_of_orders_bp", a->with, a->orders);
+  pt_put_rate(r, row, "uptake_bp", a->with, known ? a->eligible : 0);
+  if (!any) pt_put_no_data(r, row);
+  else pt_put_str(r, row, "note", known ? "" : "no longer in the configuration");
 }
 
 int pt_report_bundles(pt_report *r) {
@@ -326,16 +329,18 @@ int pt_report_bundles(pt_report *r) {
       }
     sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDER_LINES);
     if (!st) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, prog, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog);
     sqlite3_bind_int64(st, 2, r->from);
     sqlite3_bind_int64(st, 3, r->to);
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    int got;
+    while ((got = pt_row(r->p, st, "read order lines")) > 0) {
       int64_t id = sqlite3_column_int64(st, 0);
       if (no == 0 || ov[no - 1].id != id) {
+        const char *oid;
+        if (pt_report_text(r->p, st, 1, &oid)) { got = -1; break; }
         if (no == ocap) {
           void *nv = realloc(ov, 2 * ocap * sizeof *ov);
-          if (!nv) { src = SQLITE_NOMEM; break; }
+          if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
           ov = nv;
           ocap *= 2;
         }
@@ -344,45 +349,47 @@ int pt_report_bundles(pt_report *r) {
         o->at = sqlite3_column_int64(st, 2);
         o->line0 = nl;
         o->nlines = 0;
-        group_of(&g, o->at, (const char *)sqlite3_column_text(st, 1), o->group, sizeof o->group);
+        group_of(&g, o->at, oid, o->group, sizeof o->group);
       }
       if (nl == lcap) {
         void *nv = realloc(lv, 2 * lcap * sizeof *lv);
-        if (!nv) { src = SQLITE_NOMEM; break; }
+        if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
         lv = nv;
         lcap *= 2;
       }
-      pt_col_text(st, 3, lv[nl].sku, sizeof lv[nl].sku);
+      if (pt_report_text_buf(r->p, st, 3, lv[nl].sku, sizeof lv[nl].sku)) { got = -1; break; }
       lv[nl].qty = sqlite3_column_int64(st, 4);
       nl++;
       ov[no - 1].nlines++;
     }
     pt_stmt_done(st);
-    if ((rc = pt_report_step_err(r->p, src, "read order lines"))) goto done;
+    if (got < 0) { rc = r->p->code; goto done; }
     for (size_t i = 0; i < no; i++)
       if (glist_find(&groups, ov[i].group, true) < 0) { rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
     /* the bundles the orders got, by name (old names too) */
     struct badj { int64_t order, cents; char name[PT_NAME_MAX]; } *adj = NULL;
     size_t na = 0, acap = 0;
     if (!(st = pt_stmt(r->p, PT_SQL_REP_BUNDLE_ADJ))) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, prog, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog);
     sqlite3_bind_int64(st, 2, r->from);
     sqlite3_bind_int64(st, 3, r->to);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((got = pt_row(r->p, st, "read bundle discounts")) > 0) {
       if (na == acap) {
         acap = acap ? 2 * acap : 64;
         void *nv = realloc(adj, acap * sizeof *adj);
-        if (!nv) { src = SQLITE_NOMEM; break; }
+        if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
         adj = nv;
       }
+      const char *source; /* "bundle:NAME" */
+      if (pt_report_text(r->p, st, 1, &source)) { got = -1; break; }
       adj[na].order = sqlite3_column_int64(st, 0);
-      const char *source = (const char *)sqlite3_column_text(st, 1);
-      snprintf(adj[na].name, sizeof adj[na].name, "%s", source ? source + 7 : "");
+      snprintf(adj[na].name, sizeof adj[na].name, "%s",
+               source && strlen(source) >= 7 ? source + 7 : "");
       adj[na].cents = sqlite3_column_int64(st, 2);
       na++;
     }
     pt_stmt_done(st);
-    if ((rc = pt_report_step_err(r->p, src, "read bundle discounts"))) { free(adj); goto done; }
+    if (got < 0) { free(adj); rc = r->p->code; goto done; }
     for (size_t i = 0; i < na; i++)
       if (glist_find(&names, adj[i].name, true) < 0) { free(adj); rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
     size_t ng = groups.n + 1, nb = names.n;
@@ -422,8 +429,8 @@ int pt_report_bundles(pt_report *r) {
       bool known = pt_config_bundle(r->cfg, names.name[b]) != NULL;
       if (g.periods || g.channel)
         for (size_t gi = 0; gi < groups.n; gi++)
-          bundle_row(rows, prog, groups.name[gi], names.name[b], &A(gi, b), known);
-      bundle_row(rows, prog, g.periods || g.channel ? "total" : "all", names.name[b],
+          bundle_row(r, rows, prog, groups.name[gi], names.name[b], &A(gi, b), known);
+      bundle_row(r, rows, prog, g.periods || g.channel ? "total" : "all", names.name[b],
                  &A(groups.n, b), known);
     }
 #undef A
@@ -458,29 +465,29 @@ typedef struct sacc {
   int64_t nudged, crossed;
 } sacc;
 
-static void ship_row(json_t *rows, const char *program, const char *group, const sacc *a) {
-  json_t *row = json_object();
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "group", group);
-  pt_row_int(row, "orders", a->orders);
-  pt_row_int(row, "no_rule", a->no_rule);
-  pt_row_int(row, "below", a->below);
-  pt_row_int(row, "near_below", a->near_below);
-  pt_row_int(row, "at_threshold", a->at);
-  pt_row_int(row, "just_above", a->just_above);
-  pt_row_int(row, "well_above", a->above);
-  pt_row_int(row, "paid_shipping", a->paid_shipping);
-  pt_row_int(row, "shipping_revenue_cents", a->shipping);
-  if (a->orders) pt_row_int(row, "avg_goods_cents", a->goods / a->orders);
-  else pt_row_set(row, "avg_goods_cents", NULL);
+static void ship_row(pt_report *r, json_t *rows, const char *program, const char *group,
+                     const sacc *a) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "group", group);
+  pt_put_int(r, row, "orders", a->orders);
+  pt_put_int(r, row, "no_rule", a->no_rule);
+  pt_put_int(r, row, "below", a->below);
+  pt_put_int(r, row, "near_below", a->near_below);
+  pt_put_int(r, row, "at_threshold", a->at);
+  pt_put_int(r, row, "just_above", a->just_above);
+  pt_put_int(r, row, "well_above", a->above);
+  pt_put_int(r, row, "paid_shipping", a->paid_shipping);
+  pt_put_int(r, row, "shipping_revenue_cents", a->shipping);
+  if (a->orders) pt_put_int(r, row, "avg_goods_cents", a->goods / a->orders);
+  else pt_put_null(r, row, "avg_goods_cents");
   int64_t ruled = a->orders - a->no_rule;
-  pt_row_rate(row, "avg_vs_threshold_bp", a->ruled_goods, a->ruled_threshold);
-  pt_row_int(row, "nudged", a->nudged);
-  pt_row_int(row, "crossed", a->crossed);
-  pt_row_rate(row, "crossed_share_bp", a->crossed, a->nudged);
-  if (a->orders == 0) pt_row_no_data(row);
-  else pt_row_str(row, "note", ruled ? "" : "no free-shipping rule applied");
-  json_array_append_new(rows, row);
+  pt_put_rate(r, row, "avg_vs_threshold_bp", a->ruled_goods, a->ruled_threshold);
+  pt_put_int(r, row, "nudged", a->nudged);
+  pt_put_int(r, row, "crossed", a->crossed);
+  pt_put_rate(r, row, "crossed_share_bp", a->crossed, a->nudged);
+  if (a->orders == 0) pt_put_no_data(r, row);
+  else pt_put_str(r, row, "note", ruled ? "" : "no free-shipping rule applied");
 }
 
 int pt_report_shipping(pt_report *r) {
@@ -525,20 +532,21 @@ int pt_report_shipping(pt_report *r) {
     for (int pass = 0; pass < 2; pass++) {
       sqlite3_stmt *st = pt_stmt(r->p, pass == 0 ? PT_SQL_REP_SHIPPING_ORDERS : PT_SQL_REP_NUDGES);
       if (!st) { rc = r->p->code; goto done; }
-      sqlite3_bind_text(st, 1, prog, -1, SQLITE_TRANSIENT);
+      pt_bind_text(st, 1, prog);
       sqlite3_bind_int64(st, 2, r->from);
       sqlite3_bind_int64(st, 3, r->to);
-      int src;
-      while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+      int got;
+      while ((got = pt_row(r->p, st, "read orders")) > 0) {
         char grp[PT_ID_MAX];
-        group_of(&g, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 0),
-                 grp, sizeof grp);
+        const char *oid;
+        if (pt_report_text(r->p, st, 0, &oid)) { got = -1; break; }
+        group_of(&g, sqlite3_column_int64(st, 1), oid, grp, sizeof grp);
         ptrdiff_t gi = glist_find(&groups, grp, true);
-        if (gi < 0) { src = SQLITE_NOMEM; break; }
+        if (gi < 0) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
         if (groups.n + 1 > cap) {
           size_t ncap = 2 * cap;
           void *nv = realloc(acc, ncap * sizeof *acc);
-          if (!nv) { src = SQLITE_NOMEM; break; }
+          if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
           acc = nv;
           memset(acc + cap, 0, (ncap - cap) * sizeof *acc);
           cap = ncap;
@@ -578,12 +586,11 @@ int pt_report_shipping(pt_report *r) {
         }
       }
       pt_stmt_done(st);
-      if (src == SQLITE_NOMEM) { rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
-      if ((rc = pt_report_step_err(r->p, src, "read orders"))) goto done;
+      if (got < 0) { rc = r->p->code; goto done; }
     }
     if (g.periods || g.channel)
-      for (size_t i = 0; i < groups.n; i++) ship_row(rows, prog, groups.name[i], &acc[i]);
-    ship_row(rows, prog, g.periods || g.channel ? "total" : "all", &total);
+      for (size_t i = 0; i < groups.n; i++) ship_row(r, rows, prog, groups.name[i], &acc[i]);
+    ship_row(r, rows, prog, g.periods || g.channel ? "total" : "all", &total);
   }
   static const char *const series[] = {"below", "at_threshold", "just_above", "well_above",
                                        NULL};
@@ -637,55 +644,86 @@ typedef struct subacc {
   int64_t churned, voluntary, involuntary, dunning, recovered, revenue;
 } subacc;
 
-static void subs_row(json_t *rows, const char *label, const subacc *a, bool partial) {
-  json_t *row = json_object();
-  pt_row_str(row, "period", label);
-  pt_row_int(row, "active_start", a->active_start);
-  pt_row_int(row, "active_end", a->active_end);
-  pt_row_int(row, "trialing_end", a->trialing_end);
-  pt_row_int(row, "mrr_start_cents", a->mrr_start);
-  pt_row_int(row, "mrr_end_cents", a->mrr_end);
-  pt_row_int(row, "new", a->fresh);
-  pt_row_int(row, "churned", a->churned);
-  pt_row_int(row, "churned_voluntary", a->voluntary);
-  pt_row_int(row, "churned_involuntary", a->involuntary);
-  pt_row_rate(row, "churn_rate_bp", a->churned, a->active_start);
-  pt_row_int(row, "entered_dunning", a->dunning);
-  pt_row_int(row, "recovered", a->recovered);
-  pt_row_rate(row, "recovery_rate_bp", a->recovered, a->dunning);
-  pt_row_int(row, "revenue_recovered_cents", a->revenue);
+static void subs_row(pt_report *r, json_t *rows, const char *label, const subacc *a,
+                     bool partial) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "period", label);
+  pt_put_int(r, row, "active_start", a->active_start);
+  pt_put_int(r, row, "active_end", a->active_end);
+  pt_put_int(r, row, "trialing_end", a->trialing_end);
+  pt_put_int(r, row, "mrr_start_cents", a->mrr_start);
+  pt_put_int(r, row, "mrr_end_cents", a->mrr_end);
+  pt_put_int(r, row, "new", a->fresh);
+  pt_put_int(r, row, "churned", a->churned);
+  pt_put_int(r, row, "churned_voluntary", a->voluntary);
+  pt_put_int(r, row, "churned_involuntary", a->involuntary);
+  pt_put_rate(r, row, "churn_rate_bp", a->churned, a->active_start);
+  pt_put_int(r, row, "entered_dunning", a->dunning);
+  pt_put_int(r, row, "recovered", a->recovered);
+  pt_put_rate(r, row, "recovery_rate_bp", a->recovered, a->dunning);
+  pt_put_int(r, row, "revenue_recovered_cents", a->revenue);
   bool any = a->active_start || a->active_end || a->trialing_end || a->fresh || a->churned ||
              a->dunning || a->revenue;
-  if (!any) pt_row_no_data(row);
-  else pt_row_str(row, "note", partial ? "partial period" : "");
-  json_array_append_new(rows, row);
+  if (!any) pt_put_no_data(r, row);
+  else pt_put_str(r, row, "note", partial ? "partial period" : "");
+}
+
+/* The plans table: active subscriptions and MRR per plan at the end of the
+** window, in the order the plans are first met. */
+static void plans_table(pt_report *r, const hrow *h, size_t n) {
+  static const pt_col pcols[] = {{"plan", "plan", "text"}, {"active", "active", "int"},
+                                 {"mrr_cents", "MRR", "cents"}};
+  json_t *prow = pt_report_table(r, "plans", "Active subscriptions by plan at the end",
+                                 pcols, 3);
+  size_t i;
+  json_t *x;
+  for (size_t b = 0; b < n;) {
+    size_t e = b;
+    while (e < n && strcmp(h[e].sub, h[b].sub) == 0) e++;
+    const hrow *s1 = state_at(h, b, e, r->to - 1);
+    b = e;
+    if (!s1 || !live(s1->to)) continue;
+    json_t *row = NULL;
+    json_array_foreach(prow, i, x) {
+      const char *plan = json_string_value(json_object_get(x, "plan"));
+      if (plan && strcmp(plan, s1->plan) == 0) row = x;
+    }
+    if (!row) {
+      row = pt_report_row(r, prow);
+      pt_put_str(r, row, "plan", s1->plan);
+      pt_put_int(r, row, "active", 0);
+      pt_put_int(r, row, "mrr_cents", 0);
+    }
+    pt_put_int(r, row, "active", json_integer_value(json_object_get(row, "active")) + 1);
+    pt_put_int(r, row, "mrr_cents",
+               json_integer_value(json_object_get(row, "mrr_cents")) + s1->mrr);
+  }
 }
 
 int pt_report_subs(pt_report *r) {
   sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_TABLE_EXISTS);
   if (!st) return r->p->code;
-  sqlite3_bind_text(st, 1, "subscription_history", -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  bool have = rc == SQLITE_ROW;
+  pt_bind_text(st, 1, "subscription_history");
+  int got = pt_row(r->p, st, "find subscriptions");
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(r->p, rc, "find subscriptions"))) return rc;
-  if (!have) {
+  if (got < 0) return r->p->code;
+  int rc;
+  if (!got) {
     pt_report_window(r, 0);
     static const pt_col cols[] = {{"period", "period", "text"}, {"note", "note", "text"}};
     json_t *rows = pt_report_table(r, "subs", "Subscriptions", cols, 2);
-    json_t *row = json_object();
-    pt_row_str(row, "period", "all");
-    pt_row_str(row, "note", "no subscription data");
-    json_array_append_new(rows, row);
+    json_t *row = pt_report_row(r, rows);
+    pt_put_str(r, row, "period", "all");
+    pt_put_str(r, row, "note", "no subscription data");
     pt_report_note(r, "no subscription data: this database has no subscriptions");
     return PATRON_OK;
   }
   int64_t first = 0;
   if (!(st = pt_stmt(r->p, PT_SQL_REP_SUBS_FIRST))) return r->p->code;
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) first = sqlite3_column_int64(st, 0);
+  got = pt_row(r->p, st, "first subscription");
+  if (got > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL) first = sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(r->p, rc, "first subscription"))) return rc;
+  if (got < 0) return r->p->code;
   pt_report_window(r, first);
   pt_period *pv = NULL;
   size_t np = 0, n = 0, cap = 64;
@@ -697,26 +735,29 @@ int pt_report_subs(pt_report *r) {
   if (!h || !acc) { rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
   if (!(st = pt_stmt(r->p, PT_SQL_REP_SUBS_HISTORY))) { rc = r->p->code; goto done; }
   sqlite3_bind_int64(st, 1, r->to);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((got = pt_row(r->p, st, "read subscription history")) > 0) {
     if (n == cap) {
       void *nv = realloc(h, 2 * cap * sizeof *h);
-      if (!nv) { rc = SQLITE_NOMEM; break; }
+      if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
       h = nv;
       cap *= 2;
     }
-    hrow *x = &h[n++];
-    pt_col_text(st, 0, x->sub, sizeof x->sub);
+    hrow *x = &h[n];
+    if (pt_report_text_buf(r->p, st, 0, x->sub, sizeof x->sub) ||
+        pt_report_text_buf(r->p, st, 2, x->from, sizeof x->from) ||
+        pt_report_text_buf(r->p, st, 3, x->to, sizeof x->to) ||
+        pt_report_text_buf(r->p, st, 4, x->reason, sizeof x->reason) ||
+        pt_report_text_buf(r->p, st, 7, x->plan, sizeof x->plan)) {
+      got = -1;
+      break;
+    }
     x->at = sqlite3_column_int64(st, 1);
-    pt_col_text(st, 2, x->from, sizeof x->from);
-    pt_col_text(st, 3, x->to, sizeof x->to);
-    pt_col_text(st, 4, x->reason, sizeof x->reason);
     x->voluntary = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
     x->mrr = sqlite3_column_int64(st, 6);
-    pt_col_text(st, 7, x->plan, sizeof x->plan);
+    n++;
   }
   pt_stmt_done(st);
-  if (rc == SQLITE_NOMEM) { rc = pt_err(r->p, PATRON_NOMEM, "out of memory"); goto done; }
-  if ((rc = pt_report_step_err(r->p, rc, "read subscription history"))) goto done;
+  if (got < 0) { rc = r->p->code; goto done; }
   subacc *tot = &acc[np];
   for (size_t b = 0; b < n;) {
     size_t e = b;
@@ -757,14 +798,14 @@ int pt_report_subs(pt_report *r) {
   if (!(st = pt_stmt(r->p, PT_SQL_REP_SUBS_RECOVERED))) { rc = r->p->code; goto done; }
   sqlite3_bind_int64(st, 1, r->from);
   sqlite3_bind_int64(st, 2, r->to);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((got = pt_row(r->p, st, "read recovered charges")) > 0) {
     ptrdiff_t i = pt_period_find(pv, np, sqlite3_column_int64(st, 0));
     if (i < 0) continue;
     acc[i].revenue += sqlite3_column_int64(st, 1);
     tot->revenue += sqlite3_column_int64(st, 1);
   }
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(r->p, rc, "read recovered charges"))) goto done;
+  if (got < 0) { rc = r->p->code; goto done; }
   tot->active_start = acc[0].active_start;
   tot->mrr_start = acc[0].mrr_start;
   tot->active_end = acc[np - 1].active_end;
@@ -788,35 +829,9 @@ int pt_report_subs(pt_report *r) {
       {"revenue_recovered_cents", "revenue recovered", "cents"},
       {"note", "note", "text"}};
   json_t *rows = pt_report_table(r, "subs", "Subscriptions", cols, sizeof cols / sizeof cols[0]);
-  for (size_t i = 0; i < np; i++) subs_row(rows, pv[i].label, &acc[i], pv[i].partial);
-  subs_row(rows, "total", tot, false);
-  /* the plans at the end of the window */
-  static const pt_col pcols[] = {{"plan", "plan", "text"}, {"active", "active", "int"},
-                                 {"mrr_cents", "MRR", "cents"}};
-  json_t *prow = pt_report_table(r, "plans", "Active subscriptions by plan at the end",
-                                 pcols, 3);
-  json_t *byplan = json_object();
-  for (size_t b = 0; b < n;) {
-    size_t e = b;
-    while (e < n && strcmp(h[e].sub, h[b].sub) == 0) e++;
-    const hrow *s1 = state_at(h, b, e, r->to - 1);
-    if (s1 && live(s1->to)) {
-      json_t *x = json_object_get(byplan, s1->plan);
-      if (!x) {
-        x = json_pack("{s:s, s:I, s:I}", "plan", s1->plan, "active", (json_int_t)0,
-                      "mrr_cents", (json_int_t)0);
-        json_object_set_new(byplan, s1->plan, x);
-      }
-      json_object_set_new(x, "active", json_integer(json_integer_value(json_object_get(x, "active")) + 1));
-      json_object_set_new(x, "mrr_cents",
-                          json_integer(json_integer_value(json_object_get(x, "mrr_cents")) + s1->mrr));
-    }
-    b = e;
-  }
-  const char *pk;
-  json_t *pv_;
-  json_object_foreach(byplan, pk, pv_) json_array_append(prow, pv_);
-  json_decref(byplan);
+  for (size_t i = 0; i < np; i++) subs_row(r, rows, pv[i].label, &acc[i], pv[i].partial);
+  subs_row(r, rows, "total", tot, false);
+  plans_table(r, h, n);
   static const char *const series[] = {"mrr_end_cents", NULL};
   pt_report_chart(r, "subs", "bars", "period", NULL, series);
   pt_report_define(r, "active", "subscriptions whose status at the time is active or "

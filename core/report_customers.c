@@ -55,40 +55,46 @@ static int load_orders(pt_report *r, const char *program, int64_t from, int64_t 
   if (!v) return pt_err(r->p, PATRON_NOMEM, "out of memory");
   sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDER_VALUES);
   if (!st) { free(v); return r->p->code; }
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
   sqlite3_bind_int64(st, 2, from);
   sqlite3_bind_int64(st, 3, to);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int got;
+  while ((got = pt_row(r->p, st, "read orders")) > 0) {
     if (*n == cap) {
       ord *nv = realloc(v, 2 * cap * sizeof *v);
-      if (!nv) { rc = SQLITE_NOMEM; break; }
+      if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
       v = nv;
       cap *= 2;
     }
     ord *o = &v[*n];
     memset(o, 0, sizeof *o);
+    const char *oid, *cust; /* cust NULL: an anonymous order */
+    if (pt_report_text(r->p, st, 1, &oid) || pt_report_text(r->p, st, 2, &cust) ||
+        pt_report_text_buf(r->p, st, 4, o->tier, sizeof o->tier)) {
+      got = -1;
+      break;
+    }
     o->rowid = sqlite3_column_int64(st, 0);
-    const char *oid = (const char *)sqlite3_column_text(st, 1);
-    const char *cust = (const char *)sqlite3_column_text(st, 2);
     o->order_id = pt_strdup(oid ? oid : "");
     o->customer = cust ? pt_strdup(cust) : NULL;
     o->at = sqlite3_column_int64(st, 3);
-    pt_col_text(st, 4, o->tier, sizeof o->tier);
     o->net = sqlite3_column_int64(st, 5);
     o->redeem = sqlite3_column_int64(st, 6);
     o->cogs = sqlite3_column_int64(st, 7);
     o->uncosted = sqlite3_column_int64(st, 8);
     o->units = sqlite3_column_int64(st, 9);
     (*n)++;
-    if (!o->order_id || (cust && !o->customer)) { rc = SQLITE_NOMEM; break; }
+    if (!o->order_id || (cust && !o->customer)) {
+      pt_err(r->p, PATRON_NOMEM, "out of memory");
+      got = -1;
+      break;
+    }
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_DONE) {
+  if (got < 0) {
     free_orders(v, *n);
     *n = 0;
-    return rc == SQLITE_NOMEM ? pt_err(r->p, PATRON_NOMEM, "out of memory")
-                              : pt_err_sqlite(r->p, rc, "read orders");
+    return r->p->code;
   }
   *out = v;
   return PATRON_OK;
@@ -117,10 +123,10 @@ static void set_groups(pt_report *r, ord *v, size_t n) {
 }
 
 /* "12.345" from a value in thousandths */
-static void milli_text(json_t *row, const char *key, int64_t milli) {
+static void milli_text(pt_report *r, json_t *row, const char *key, int64_t milli) {
   char buf[40];
   snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(milli / 1000), (long long)(milli % 1000));
-  json_object_set_new(row, key, json_string(buf));
+  pt_put_str(r, row, key, buf);
 }
 
 /* ---- clv -------------------------------------------------------------------- */
@@ -159,30 +165,32 @@ static void clv_customer(clv_acc *acc, int64_t n, int64_t first, int64_t last) {
   acc->lrep += (__int128)(last - first) * n / (n - 1);
 }
 
-static void clv_row(json_t *rows, const char *program, const char *group, const clv_acc *c) {
-  json_t *row = json_object();
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "group", group);
-  pt_row_int(row, "customers", c->customers);
-  pt_row_int(row, "repeat_customers", c->repeaters);
-  pt_row_int(row, "orders", c->orders);
-  pt_row_int(row, "revenue_cents", c->revenue);
-  if (c->orders > 0) pt_row_int(row, "aov_cents", c->revenue / c->orders);
-  else pt_row_set(row, "aov_cents", NULL);
+static void clv_row(pt_report *r, json_t *rows, const char *program, const char *group,
+                    const clv_acc *c) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "group", group);
+  pt_put_int(r, row, "customers", c->customers);
+  pt_put_int(r, row, "repeat_customers", c->repeaters);
+  pt_put_int(r, row, "orders", c->orders);
+  pt_put_int(r, row, "revenue_cents", c->revenue);
+  if (c->orders > 0) pt_put_int(r, row, "aov_cents", c->revenue / c->orders);
+  else pt_put_null(r, row, "aov_cents");
   if (c->s <= 0) {
     /* no purchase interval to measure: F and L are unknown */
-    pt_row_set(row, "frequency_per_year_milli", NULL);
-    pt_row_str(row, "frequency_per_year", "no data");
-    pt_row_set(row, "lifetime_years_milli", NULL);
-    pt_row_str(row, "lifetime_years", "no data");
-    pt_row_set(row, "clv_cents", NULL);
-    pt_row_set(row, "contribution_cents", c->uncosted == 0 && c->orders > 0
-                   ? json_integer(c->revenue - c->cogs - c->redeem) : NULL);
-    pt_row_set(row, "clv_margin_cents", NULL);
-    pt_row_rate(row, "cost_coverage_bp", c->revenue - c->uncosted, c->revenue);
-    if (c->orders == 0) pt_row_no_data(row);
-    else pt_row_str(row, "note", "no data: no customer with two orders at different times");
-    json_array_append_new(rows, row);
+    pt_put_null(r, row, "frequency_per_year_milli");
+    pt_put_str(r, row, "frequency_per_year", "no data");
+    pt_put_null(r, row, "lifetime_years_milli");
+    pt_put_str(r, row, "lifetime_years", "no data");
+    pt_put_null(r, row, "clv_cents");
+    if (c->uncosted == 0 && c->orders > 0)
+      pt_put_int(r, row, "contribution_cents", c->revenue - c->cogs - c->redeem);
+    else
+      pt_put_null(r, row, "contribution_cents");
+    pt_put_null(r, row, "clv_margin_cents");
+    pt_put_rate(r, row, "cost_coverage_bp", c->revenue - c->uncosted, c->revenue);
+    if (c->orders == 0) pt_put_no_data(r, row);
+    else pt_put_str(r, row, "note", "no data: no customer with two orders at different times");
     return;
   }
   /* L = lnum / (a x customers) seconds; CLV = revenue x lnum /
@@ -191,24 +199,23 @@ static void clv_row(json_t *rows, const char *program, const char *group, const 
   __int128 den = (__int128)c->orders * c->s * c->customers;
   int64_t fmilli = floor_div128((__int128)c->a * PT_YEAR_SECONDS * 1000, c->s);
   int64_t lmilli = floor_div128(lnum * 1000, (__int128)c->a * c->customers * PT_YEAR_SECONDS);
-  pt_row_int(row, "frequency_per_year_milli", fmilli);
-  milli_text(row, "frequency_per_year", fmilli);
-  pt_row_int(row, "lifetime_years_milli", lmilli);
-  milli_text(row, "lifetime_years", lmilli);
-  pt_row_int(row, "clv_cents", round_div((__int128)c->revenue * lnum, den));
+  pt_put_int(r, row, "frequency_per_year_milli", fmilli);
+  milli_text(r, row, "frequency_per_year", fmilli);
+  pt_put_int(r, row, "lifetime_years_milli", lmilli);
+  milli_text(r, row, "lifetime_years", lmilli);
+  pt_put_int(r, row, "clv_cents", round_div((__int128)c->revenue * lnum, den));
   if (c->uncosted == 0) {
     int64_t contrib = c->revenue - c->cogs - c->redeem;
-    pt_row_int(row, "contribution_cents", contrib);
+    pt_put_int(r, row, "contribution_cents", contrib);
     __int128 num = (__int128)(contrib < 0 ? -contrib : contrib) * lnum;
     int64_t m = round_div(num, den);
-    pt_row_int(row, "clv_margin_cents", contrib < 0 ? -m : m);
+    pt_put_int(r, row, "clv_margin_cents", contrib < 0 ? -m : m);
   } else {
-    pt_row_set(row, "contribution_cents", NULL);
-    pt_row_set(row, "clv_margin_cents", NULL);
+    pt_put_null(r, row, "contribution_cents");
+    pt_put_null(r, row, "clv_margin_cents");
   }
-  pt_row_rate(row, "cost_coverage_bp", c->revenue - c->uncosted, c->revenue);
-  pt_row_str(row, "note", c->uncosted ? "margin: some goods sold have no cost_cents" : "");
-  json_array_append_new(rows, row);
+  pt_put_rate(r, row, "cost_coverage_bp", c->revenue - c->uncosted, c->revenue);
+  pt_put_str(r, row, "note", c->uncosted ? "margin: some goods sold have no cost_cents" : "");
 }
 
 int pt_report_clv(pt_report *r) {
@@ -269,7 +276,7 @@ int pt_report_clv(pt_report *r) {
         }
         clv_customer(&acc, cnt, v[c].at, v[i - 1].at);
       }
-      if (grouped) clv_row(rows, progs[k]->name, v[g].group, &acc);
+      if (grouped) clv_row(r, rows, progs[k]->name, v[g].group, &acc);
     }
     /* the overall row: customers across groups counted once */
     if (grouped) {
@@ -292,7 +299,7 @@ int pt_report_clv(pt_report *r) {
       }
       clv_customer(&all, cnt, v[c].at, v[i - 1].at);
     }
-    clv_row(rows, progs[k]->name, grouped ? "total" : "all", &all);
+    clv_row(r, rows, progs[k]->name, grouped ? "total" : "all", &all);
   }
   static const char *const series[] = {"aov_cents", "clv_cents", "clv_margin_cents", NULL};
   pt_report_chart(r, "clv", "bars", "group", nprog > 1 ? "program" : NULL, series);
@@ -344,22 +351,24 @@ static int load_times(pt_report *r, const char *program, int64_t to, cust_times 
   if (!ct->at || !ct->start) { free_times(ct); return pt_err(r->p, PATRON_NOMEM, "out of memory"); }
   sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_CUSTOMER_ORDERS);
   if (!st) { free_times(ct); return r->p->code; }
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
   sqlite3_bind_int64(st, 2, to);
   char last[PT_ID_MAX] = "";
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *c = (const char *)sqlite3_column_text(st, 0);
+  int got;
+  while ((got = pt_row(r->p, st, "read order times")) > 0) {
+    const char *c;
+    if (pt_report_text(r->p, st, 0, &c)) { got = -1; break; }
+    if (!c) c = "";
     if (n == cap) {
       int64_t *na = realloc(ct->at, 2 * cap * sizeof *na);
-      if (!na) { rc = SQLITE_NOMEM; break; }
+      if (!na) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
       ct->at = na;
       cap *= 2;
     }
     if (ct->ncust == 0 || strcmp(c, last) != 0) {
       if (ct->ncust == ccap) {
         size_t *ns = realloc(ct->start, (2 * ccap + 1) * sizeof *ns);
-        if (!ns) { rc = SQLITE_NOMEM; break; }
+        if (!ns) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
         ct->start = ns;
         ccap *= 2;
       }
@@ -369,10 +378,9 @@ static int load_times(pt_report *r, const char *program, int64_t to, cust_times 
     ct->at[n++] = sqlite3_column_int64(st, 1);
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_DONE) {
+  if (got < 0) {
     free_times(ct);
-    return rc == SQLITE_NOMEM ? pt_err(r->p, PATRON_NOMEM, "out of memory")
-                              : pt_err_sqlite(r->p, rc, "read order times");
+    return r->p->code;
   }
   ct->start[ct->ncust] = n;
   return PATRON_OK;
@@ -436,25 +444,25 @@ int pt_report_retention(pt_report *r) {
           else back++;
         }
       }
-      json_t *row = json_object();
-      pt_row_str(row, "program", progs[k]->name);
-      pt_row_str(row, "period", pv[i].label);
-      pt_row_int(row, "customers_start", n_s);
-      pt_row_int(row, "customers_end", n_e);
-      pt_row_int(row, "new_customers", first_time + back);
-      pt_row_int(row, "first_time", first_time);
-      pt_row_int(row, "reactivated", back);
-      pt_row_int(row, "retained", kept);
-      pt_row_int(row, "lost", n_s - kept);
-      if (pt_row_rate(row, "retention_bp", n_e - (first_time + back), n_s)) {
-        int64_t bp = json_integer_value(json_object_get(row, "retention_bp"));
-        pt_row_rate(row, "churn_bp", 10000 - bp, 10000);
-        pt_row_str(row, "note", pv[i].partial ? "partial period" : "");
+      json_t *row = pt_report_row(r, rows);
+      pt_put_str(r, row, "program", progs[k]->name);
+      pt_put_str(r, row, "period", pv[i].label);
+      pt_put_int(r, row, "customers_start", n_s);
+      pt_put_int(r, row, "customers_end", n_e);
+      pt_put_int(r, row, "new_customers", first_time + back);
+      pt_put_int(r, row, "first_time", first_time);
+      pt_put_int(r, row, "reactivated", back);
+      pt_put_int(r, row, "retained", kept);
+      pt_put_int(r, row, "lost", n_s - kept);
+      int64_t retained = n_e - (first_time + back);
+      if (pt_put_rate(r, row, "retention_bp", retained, n_s)) {
+        int64_t bp = pt_muldiv(retained, 10000, n_s); /* the rate just put */
+        pt_put_rate(r, row, "churn_bp", 10000 - bp, 10000);
+        pt_put_str(r, row, "note", pv[i].partial ? "partial period" : "");
       } else {
-        pt_row_rate(row, "churn_bp", 0, 0);
-        pt_row_no_data(row);
+        pt_put_rate(r, row, "churn_bp", 0, 0);
+        pt_put_no_data(r, row);
       }
-      json_array_append_new(rows, row);
     }
   }
   static const char *const rs[] = {"retention_bp", NULL}, *const cs[] = {"churn_bp", NULL};
@@ -482,19 +490,18 @@ static int cmp_customer(const void *a, const void *b) {
   return strcmp(x->customer, y->customer);
 }
 
-static void repeat_row(json_t *rows, const char *program, const char *group, int64_t once,
-                       int64_t many, int64_t orders, bool partial) {
-  json_t *row = json_object();
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "group", group);
-  pt_row_int(row, "orders", orders);
-  pt_row_int(row, "customers", once + many);
-  pt_row_int(row, "repeat_customers", many);
-  if (pt_row_rate(row, "repeat_rate_bp", many, once + many))
-    pt_row_str(row, "note", partial ? "partial period" : "");
+static void repeat_row(pt_report *r, json_t *rows, const char *program, const char *group,
+                       int64_t once, int64_t many, int64_t orders, bool partial) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "group", group);
+  pt_put_int(r, row, "orders", orders);
+  pt_put_int(r, row, "customers", once + many);
+  pt_put_int(r, row, "repeat_customers", many);
+  if (pt_put_rate(r, row, "repeat_rate_bp", many, once + many))
+    pt_put_str(r, row, "note", partial ? "partial period" : "");
   else
-    pt_row_no_data(row);
-  json_array_append_new(rows, row);
+    pt_put_no_data(r, row);
 }
 
 /* Customers with 1 and 2+ counted orders among v[from, to) of one group. */
@@ -552,7 +559,7 @@ int pt_report_repeat(pt_report *r) {
         size_t b = i;
         while (i < n && strcmp(v[i].group, key) == 0) i++;
         count_repeat(v + b, i - b, &once, &many, &orders);
-        repeat_row(rows, progs[k]->name, pv[pi].label, once, many, orders, pv[pi].partial);
+        repeat_row(r, rows, progs[k]->name, pv[pi].label, once, many, orders, pv[pi].partial);
       }
     } else if (*by) {
       set_groups(r, v, n);
@@ -563,12 +570,12 @@ int pt_report_repeat(pt_report *r) {
         char g[PT_ID_MAX];
         snprintf(g, sizeof g, "%s", v[b].group);
         count_repeat(v + b, i - b, &once, &many, &orders);
-        repeat_row(rows, progs[k]->name, g, once, many, orders, false);
+        repeat_row(r, rows, progs[k]->name, g, once, many, orders, false);
       }
     }
     for (size_t i = 0; i < n; i++) snprintf(v[i].group, sizeof v[i].group, "all");
     count_repeat(v, n, &once, &many, &orders);
-    repeat_row(rows, progs[k]->name, *by ? "total" : "all", once, many, orders, false);
+    repeat_row(r, rows, progs[k]->name, *by ? "total" : "all", once, many, orders, false);
   }
   static const char *const series[] = {"repeat_rate_bp", NULL};
   pt_report_chart(r, "repeat", "bars", "group", nprog > 1 ? "program" : NULL, series);
@@ -750,47 +757,44 @@ int pt_report_health(pt_report *r) {
         tot++;
       }
       for (int j = 0; j < 5; j++) {
-        json_t *row = json_object();
-        pt_row_str(row, "program", progs[k]->name);
-        pt_row_str(row, "tier", tiers[t] ? tiers[t] : "all");
-        pt_row_str(row, "segment", segs[j]);
-        pt_row_int(row, "customers", cnt[j]);
-        if (!pt_row_rate(row, "share_bp", cnt[j], tot)) pt_row_no_data(row);
-        json_array_append_new(srows, row);
+        json_t *row = pt_report_row(r, srows);
+        pt_put_str(r, row, "program", progs[k]->name);
+        pt_put_str(r, row, "tier", tiers[t] ? tiers[t] : "all");
+        pt_put_str(r, row, "segment", segs[j]);
+        pt_put_int(r, row, "customers", cnt[j]);
+        if (!pt_put_rate(r, row, "share_bp", cnt[j], tot)) pt_put_no_data(r, row);
       }
     }
     for (size_t i = 0; i < nc; i++) {
       const hcust *c = &h[i];
-      json_t *row = json_object();
-      pt_row_str(row, "program", progs[k]->name);
-      pt_row_str(row, "customer", c->customer);
-      pt_row_str(row, "tier", c->tier);
-      pt_row_time(row, "last_order", c->last);
-      pt_row_int(row, "days_since", c->days);
-      pt_row_int(row, "orders_12m", c->orders12);
-      pt_row_int(row, "spend_12m_cents", c->spend12);
-      pt_row_int(row, "r", c->r);
-      pt_row_int(row, "f", c->f);
-      pt_row_int(row, "m", c->m);
-      pt_row_int(row, "score", c->r + c->f + c->m);
-      pt_row_str(row, "segment", segment(c->r + c->f + c->m));
-      json_object_set_new(row, "at_risk", json_boolean(at_risk(c)));
-      json_array_append_new(crows, row);
+      json_t *row = pt_report_row(r, crows);
+      pt_put_str(r, row, "program", progs[k]->name);
+      pt_put_str(r, row, "customer", c->customer);
+      pt_put_str(r, row, "tier", c->tier);
+      pt_put_time(r, row, "last_order", c->last);
+      pt_put_int(r, row, "days_since", c->days);
+      pt_put_int(r, row, "orders_12m", c->orders12);
+      pt_put_int(r, row, "spend_12m_cents", c->spend12);
+      pt_put_int(r, row, "r", c->r);
+      pt_put_int(r, row, "f", c->f);
+      pt_put_int(r, row, "m", c->m);
+      pt_put_int(r, row, "score", c->r + c->f + c->m);
+      pt_put_str(r, row, "segment", segment(c->r + c->f + c->m));
+      pt_put_bool(r, row, "at_risk", at_risk(c));
       if (at_risk(c)) risk[nr++] = c;
     }
     qsort(risk, nr, sizeof *risk, cmp_risk);
     for (size_t i = 0; i < nr; i++) {
       const hcust *c = risk[i];
-      json_t *row = json_object();
-      pt_row_str(row, "program", progs[k]->name);
-      pt_row_str(row, "customer", c->customer);
-      pt_row_str(row, "tier", c->tier);
-      pt_row_time(row, "last_order", c->last);
-      pt_row_int(row, "days_since", c->days);
-      pt_row_int(row, "orders_12m", c->orders12);
-      pt_row_int(row, "spend_12m_cents", c->spend12);
-      pt_row_str(row, "action", "win-back offer");
-      json_array_append_new(rrows, row);
+      json_t *row = pt_report_row(r, rrows);
+      pt_put_str(r, row, "program", progs[k]->name);
+      pt_put_str(r, row, "customer", c->customer);
+      pt_put_str(r, row, "tier", c->tier);
+      pt_put_time(r, row, "last_order", c->last);
+      pt_put_int(r, row, "days_since", c->days);
+      pt_put_int(r, row, "orders_12m", c->orders12);
+      pt_put_int(r, row, "spend_12m_cents", c->spend12);
+      pt_put_str(r, row, "action", "win-back offer");
     }
   }
   static const char *const series[] = {"customers", NULL};

@@ -48,16 +48,18 @@ typedef struct psum {
 /* Adds the rows of st (time, class, points, entries) to the period sums. */
 static int add_rows(patron *p, sqlite3_stmt *st, const pt_period *pv, size_t np,
                     psum *sums) {
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int got;
+  while ((got = pt_row(p, st, "read points")) > 0) {
+    const char *cls;
+    if (pt_report_text(p, st, 1, &cls)) { got = -1; break; }
     ptrdiff_t i = pt_period_find(pv, np, sqlite3_column_int64(st, 0));
-    int c = cls_index((const char *)sqlite3_column_text(st, 1));
+    int c = cls_index(cls);
     if (i < 0 || c < 0) continue;
     sums[i].c[c] += sqlite3_column_int64(st, 2);
     sums[i].entries += sqlite3_column_int64(st, 3);
   }
   pt_stmt_done(st);
-  return pt_report_step_err(p, rc, "read points");
+  return got < 0 ? p->code : PATRON_OK;
 }
 
 static int query_points(patron *p, enum pt_sql_id id, const char *program, int64_t from,
@@ -65,7 +67,7 @@ static int query_points(patron *p, enum pt_sql_id id, const char *program, int64
   if (to <= from) return PATRON_OK;
   sqlite3_stmt *st = pt_stmt(p, id);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
   sqlite3_bind_int64(st, 2, from);
   sqlite3_bind_int64(st, 3, to);
   return add_rows(p, st, pv, np, sums);
@@ -90,33 +92,32 @@ static int period_sums(pt_report *r, const char *program, const pt_period *pv, s
   return rc;
 }
 
-static void period_row(json_t *rows, const char *program, const char *label,
+static void period_row(pt_report *r, json_t *rows, const char *program, const char *label,
                        const psum *s) {
-  json_t *row = json_object();
+  json_t *row = pt_report_row(r, rows);
   int64_t issued = s->c[C_EARN] + s->c[C_ADJ_IN];
   int64_t redeemed = -s->c[C_REDEEM], returned = s->c[C_REV_IN];
   int64_t net = redeemed - returned;
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "period", label);
-  pt_row_int(row, "issued", issued);
-  pt_row_int(row, "opening", s->c[C_OPENING]);
-  pt_row_int(row, "redeemed", redeemed);
-  pt_row_int(row, "returned", returned);
-  pt_row_int(row, "redeemed_net", net);
-  pt_row_int(row, "reversed", -s->c[C_REV_OUT]);
-  pt_row_int(row, "expired", -s->c[C_EXPIRE]);
-  pt_row_int(row, "adjusted_out", -s->c[C_ADJ_OUT]);
-  pt_row_int(row, "entries", s->entries);
-  if (pt_row_rate(row, "redemption_rate_bp", net, issued)) {
-    int64_t bp = json_integer_value(json_object_get(row, "redemption_rate_bp"));
-    json_object_set_new(row, "low", json_boolean(bp < 2000));
-    pt_row_str(row, "note", bp < 2000 ? "low: under 20% of issued points redeemed" : "");
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "period", label);
+  pt_put_int(r, row, "issued", issued);
+  pt_put_int(r, row, "opening", s->c[C_OPENING]);
+  pt_put_int(r, row, "redeemed", redeemed);
+  pt_put_int(r, row, "returned", returned);
+  pt_put_int(r, row, "redeemed_net", net);
+  pt_put_int(r, row, "reversed", -s->c[C_REV_OUT]);
+  pt_put_int(r, row, "expired", -s->c[C_EXPIRE]);
+  pt_put_int(r, row, "adjusted_out", -s->c[C_ADJ_OUT]);
+  pt_put_int(r, row, "entries", s->entries);
+  if (pt_put_rate(r, row, "redemption_rate_bp", net, issued)) {
+    bool low = pt_muldiv(net, 10000, issued) < 2000; /* the rate just put */
+    pt_put_bool(r, row, "low", low);
+    pt_put_str(r, row, "note", low ? "low: under 20% of issued points redeemed" : "");
   } else {
-    json_object_set_new(row, "low", json_null());
-    if (s->entries == 0) pt_row_no_data(row);
-    else pt_row_str(row, "note", "no data: no points issued in the period");
+    pt_put_null(r, row, "low");
+    if (s->entries == 0) pt_put_no_data(r, row);
+    else pt_put_str(r, row, "note", "no data: no points issued in the period");
   }
-  json_array_append_new(rows, row);
 }
 
 /* ---- the cohort view ------------------------------------------------------ */
@@ -128,14 +129,19 @@ static int cohort_sums(pt_report *r, const char *program, const pt_period *whole
                        size_t np, int64_t (*c)[U_N], int64_t (*special)[U_N]) {
   sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_COHORT);
   if (!st) return r->p->code;
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
   sqlite3_bind_int64(st, 2, whole[0].from);
   sqlite3_bind_int64(st, 3, whole[np - 1].to);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int got;
+  while ((got = pt_row(r->p, st, "read cohorts")) > 0) {
     ptrdiff_t i = pt_period_find(whole, np, sqlite3_column_int64(st, 0));
-    const char *origin = (const char *)sqlite3_column_text(st, 1);
-    const char *cls = (const char *)sqlite3_column_text(st, 2);
+    const char *origin, *cls;
+    if (pt_report_text(r->p, st, 1, &origin) || pt_report_text(r->p, st, 2, &cls)) {
+      got = -1;
+      break;
+    }
+    if (!origin) origin = "";
+    if (!cls) cls = "";
     int64_t pts = sqlite3_column_int64(st, 3);
     int o = strcmp(origin, "opening") == 0 ? O_OPENING
             : strcmp(origin, "returned") == 0 ? O_RETURNED : O_ISSUED;
@@ -148,30 +154,29 @@ static int cohort_sums(pt_report *r, const char *program, const pt_period *whole
     else special[o][u] += pts;
   }
   pt_stmt_done(st);
-  return pt_report_step_err(r->p, rc, "read cohorts");
+  return got < 0 ? r->p->code : PATRON_OK;
 }
 
-static void cohort_row(json_t *rows, const char *program, const char *label,
+static void cohort_row(pt_report *r, json_t *rows, const char *program, const char *label,
                        const char *origin, const int64_t *u) {
-  json_t *row = json_object();
+  json_t *row = pt_report_row(r, rows);
   int64_t used = u[U_REDEEM] + u[U_EXPIRE] + u[U_OTHER] + u[U_BEFORE];
-  pt_row_str(row, "program", program);
-  pt_row_str(row, "cohort", label);
-  pt_row_str(row, "origin", origin);
-  pt_row_int(row, "issued", u[U_ISSUED]);
-  pt_row_int(row, "redeemed_since", u[U_REDEEM]);
-  pt_row_int(row, "expired_since", u[U_EXPIRE]);
-  pt_row_int(row, "other_since", u[U_OTHER] + u[U_BEFORE]);
-  pt_row_int(row, "outstanding", u[U_ISSUED] - used);
-  if (pt_row_rate(row, "redeemed_share_bp", u[U_REDEEM], u[U_ISSUED])) {
-    pt_row_rate(row, "expired_share_bp", u[U_EXPIRE], u[U_ISSUED]);
-    pt_row_str(row, "note", u[U_BEFORE] ? "includes points used before reports were installed"
-                                         : "");
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "cohort", label);
+  pt_put_str(r, row, "origin", origin);
+  pt_put_int(r, row, "issued", u[U_ISSUED]);
+  pt_put_int(r, row, "redeemed_since", u[U_REDEEM]);
+  pt_put_int(r, row, "expired_since", u[U_EXPIRE]);
+  pt_put_int(r, row, "other_since", u[U_OTHER] + u[U_BEFORE]);
+  pt_put_int(r, row, "outstanding", u[U_ISSUED] - used);
+  if (pt_put_rate(r, row, "redeemed_share_bp", u[U_REDEEM], u[U_ISSUED])) {
+    pt_put_rate(r, row, "expired_share_bp", u[U_EXPIRE], u[U_ISSUED]);
+    pt_put_str(r, row, "note", u[U_BEFORE] ? "includes points used before reports were "
+                                             "installed" : "");
   } else {
-    pt_row_rate(row, "expired_share_bp", 0, 0);
-    pt_row_no_data(row);
+    pt_put_rate(r, row, "expired_share_bp", 0, 0);
+    pt_put_no_data(r, row);
   }
-  json_array_append_new(rows, row);
 }
 
 int pt_report_redemption(pt_report *r) {
@@ -187,14 +192,14 @@ int pt_report_redemption(pt_report *r) {
   for (size_t k = 0; k < nprog; k++) {
     sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_POINTS_FIRST);
     if (!st) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, progs[k]->name, -1, SQLITE_TRANSIENT);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    pt_bind_text(st, 1, progs[k]->name);
+    int got = pt_row(r->p, st, "first entry");
+    if (got > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
       int64_t b = sqlite3_column_int64(st, 0);
       if (first == 0 || b < first) first = b;
     }
     pt_stmt_done(st);
-    if ((rc = pt_report_step_err(r->p, src, "first entry"))) goto done;
+    if (got < 0) { rc = r->p->code; goto done; }
   }
   pt_report_window(r, first);
   if ((rc = pt_report_periods(r, &pv, &np))) goto done;
@@ -240,11 +245,11 @@ int pt_report_redemption(pt_report *r) {
     raw_any = raw_any || raw_all;
     psum total = {0};
     for (size_t i = 0; i < np; i++) {
-      period_row(rows, name, pv[i].label, &sums[i]);
+      period_row(r, rows, name, pv[i].label, &sums[i]);
       for (int c = 0; c < C_N; c++) total.c[c] += sums[i].c[c];
       total.entries += sums[i].entries;
     }
-    period_row(rows, name, "total", &total);
+    period_row(r, rows, name, "total", &total);
 
     int64_t special[O_N][U_N];
     memset(coh, 0, np * sizeof *coh);
@@ -252,14 +257,14 @@ int pt_report_redemption(pt_report *r) {
     if ((rc = cohort_sums(r, name, whole, np, coh, special))) goto done;
     int64_t ctotal[U_N] = {0};
     for (size_t i = 0; i < np; i++) {
-      cohort_row(crow, name, whole[i].label, "issued", coh[i]);
+      cohort_row(r, crow, name, whole[i].label, "issued", coh[i]);
       for (int u = 0; u < U_N; u++) ctotal[u] += coh[i][u];
     }
-    cohort_row(crow, name, "total", "issued", ctotal);
+    cohort_row(r, crow, name, "total", "issued", ctotal);
     if (special[O_OPENING][U_ISSUED])
-      cohort_row(crow, name, "opening balances", "opening", special[O_OPENING]);
+      cohort_row(r, crow, name, "opening balances", "opening", special[O_OPENING]);
     if (special[O_RETURNED][U_ISSUED])
-      cohort_row(crow, name, "given back by refunds", "returned", special[O_RETURNED]);
+      cohort_row(r, crow, name, "given back by refunds", "returned", special[O_RETURNED]);
   }
   static const char *const series[] = {"issued", "redeemed_net", "expired", NULL};
   pt_report_chart(r, "periods", "bars", "period", nprog > 1 ? "program" : NULL, series);
@@ -295,11 +300,11 @@ static int64_t value_of(const pt_program *g, int64_t points) {
 }
 
 static int step_ints(patron *p, sqlite3_stmt *st, int64_t *v, int n, const char *what) {
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
+  int got = pt_row(p, st, what);
+  if (got > 0)
     for (int i = 0; i < n; i++) v[i] = sqlite3_column_int64(st, i);
   pt_stmt_done(st);
-  return rc == SQLITE_ROW ? PATRON_OK : pt_report_step_err(p, rc, what);
+  return got < 0 ? p->code : PATRON_OK;
 }
 
 int pt_report_liability(pt_report *r) {
@@ -338,56 +343,57 @@ int pt_report_liability(pt_report *r) {
     int64_t lots[6] = {0}, overdue = 0, claw[2] = {0}, debt[2] = {0};
     sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_LOTS_LIABILITY);
     if (!st) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, g->name);
     sqlite3_bind_int64(st, 2, r->now);
     sqlite3_bind_int64(st, 3, r->now + 30 * PT_DAY);
     sqlite3_bind_int64(st, 4, r->now + 60 * PT_DAY);
     sqlite3_bind_int64(st, 5, r->now + 90 * PT_DAY);
     if ((rc = step_ints(r->p, st, lots, 6, "sum lots"))) goto done;
     if (!(st = pt_stmt(r->p, PT_SQL_REP_LOTS_OVERDUE))) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, g->name);
     sqlite3_bind_int64(st, 2, r->now);
     if ((rc = step_ints(r->p, st, &overdue, 1, "sum overdue lots"))) goto done;
     if (!(st = pt_stmt(r->p, PT_SQL_REP_CLAWBACKS))) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, g->name);
     if ((rc = step_ints(r->p, st, claw, 2, "sum clawbacks"))) goto done;
     if (!(st = pt_stmt(r->p, PT_SQL_REP_DEBTS))) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, g->name);
     if ((rc = step_ints(r->p, st, debt, 2, "sum negative balances"))) goto done;
     int64_t cls[C_N] = {0};
     if (!(st = pt_stmt(r->p, PT_SQL_REP_POINTS_TOTALS))) { rc = r->p->code; goto done; }
-    sqlite3_bind_text(st, 1, g->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, g->name);
     sqlite3_bind_int64(st, 2, r->now + 1);
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-      int c = cls_index((const char *)sqlite3_column_text(st, 0));
+    int got;
+    while ((got = pt_row(r->p, st, "sum points")) > 0) {
+      const char *name;
+      if (pt_report_text(r->p, st, 0, &name)) { got = -1; break; }
+      int c = cls_index(name);
       if (c >= 0) cls[c] += sqlite3_column_int64(st, 1);
     }
     pt_stmt_done(st);
-    if ((rc = pt_report_step_err(r->p, src, "sum points"))) goto done;
+    if (got < 0) { rc = r->p->code; goto done; }
     int64_t issued = cls[C_EARN] + cls[C_ADJ_IN] + cls[C_OPENING];
-    json_t *row = json_object();
-    pt_row_str(row, "program", g->name);
-    pt_row_int(row, "members", lots[5]);
-    pt_row_int(row, "outstanding", lots[0]);
-    pt_row_int(row, "outstanding_cents", value_of(g, lots[0]));
-    pt_row_int(row, "pending", lots[1]);
-    pt_row_int(row, "expiring_30d", lots[2]);
-    pt_row_int(row, "expiring_30d_cents", value_of(g, lots[2]));
-    pt_row_int(row, "expiring_60d", lots[3]);
-    pt_row_int(row, "expiring_90d", lots[4]);
-    pt_row_int(row, "expiring_90d_cents", value_of(g, lots[4]));
-    pt_row_int(row, "overdue", overdue);
-    pt_row_int(row, "issued_total", issued);
-    pt_row_int(row, "expired_total", -cls[C_EXPIRE]);
-    pt_row_rate(row, "breakage_bp", -cls[C_EXPIRE], issued);
-    pt_row_int(row, "clawback_refunds", claw[0]);
-    pt_row_int(row, "clawback_points", claw[1]);
-    pt_row_int(row, "negative_accounts", debt[0]);
-    pt_row_int(row, "negative_points", -debt[1]);
-    if (issued == 0 && lots[0] == 0) pt_row_no_data(row);
-    else pt_row_str(row, "note", g->expiry_months ? "" : "points of this program never expire");
-    json_array_append_new(rows, row);
+    json_t *row = pt_report_row(r, rows);
+    pt_put_str(r, row, "program", g->name);
+    pt_put_int(r, row, "members", lots[5]);
+    pt_put_int(r, row, "outstanding", lots[0]);
+    pt_put_int(r, row, "outstanding_cents", value_of(g, lots[0]));
+    pt_put_int(r, row, "pending", lots[1]);
+    pt_put_int(r, row, "expiring_30d", lots[2]);
+    pt_put_int(r, row, "expiring_30d_cents", value_of(g, lots[2]));
+    pt_put_int(r, row, "expiring_60d", lots[3]);
+    pt_put_int(r, row, "expiring_90d", lots[4]);
+    pt_put_int(r, row, "expiring_90d_cents", value_of(g, lots[4]));
+    pt_put_int(r, row, "overdue", overdue);
+    pt_put_int(r, row, "issued_total", issued);
+    pt_put_int(r, row, "expired_total", -cls[C_EXPIRE]);
+    pt_put_rate(r, row, "breakage_bp", -cls[C_EXPIRE], issued);
+    pt_put_int(r, row, "clawback_refunds", claw[0]);
+    pt_put_int(r, row, "clawback_points", claw[1]);
+    pt_put_int(r, row, "negative_accounts", debt[0]);
+    pt_put_int(r, row, "negative_points", -debt[1]);
+    if (issued == 0 && lots[0] == 0) pt_put_no_data(r, row);
+    else pt_put_str(r, row, "note", g->expiry_months ? "" : "points of this program never expire");
   }
   static const char *const series[] = {"outstanding_cents", "expiring_30d_cents",
                                        "expiring_90d_cents", NULL};

@@ -7,6 +7,7 @@
 ** local calendar periods (months, ISO weeks) reports are cut into.
 ** Nothing here keeps state between calls; a pt_tz is immutable once read.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,23 +256,48 @@ static bool valid_name(const char *s) {
   return true;
 }
 
+/* Why fopen failed: the zone is not there (0), or the process is short
+** of memory or file handles (the zone may well be there). */
+static int open_error(int e) {
+  if (e == ENOMEM) return PATRON_NOMEM;
+  if (e == EMFILE || e == ENFILE || e == EIO || e == EINTR) return PATRON_IO;
+  return 0;
+}
+
 pt_tz *pt_tz_load(const char *name, char *why, size_t why_size) {
+  int err;
+  return pt_tz_open(name, why, why_size, &err);
+}
+
+pt_tz *pt_tz_open(const char *name, char *why, size_t why_size, int *err) {
+  *err = 0;
   if (name && (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 ||
                strcmp(name, "Z") == 0)) {
     pt_tz *tz = tz_utc();
-    if (!tz && why) snprintf(why, why_size, "out of memory");
+    if (!tz) {
+      *err = PATRON_NOMEM;
+      if (why) snprintf(why, why_size, "out of memory");
+    }
     return tz;
   }
   if (!valid_name(name))
     return fail(NULL, NULL, why, why_size, "'%s' is not a time zone name", name ? name : "");
   char path[256];
   snprintf(path, sizeof path, "%s/%s", TZ_DIR, name);
+  errno = 0;
   FILE *f = fopen(path, "rb");
+  if (!f && (*err = open_error(errno))) {
+    if (why) snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
+  }
   if (!f) return fail(NULL, NULL, why, why_size, "time zone %s is not in " TZ_DIR, name);
   unsigned char *buf = malloc(TZ_MAX_FILE);
   size_t len = buf ? fread(buf, 1, TZ_MAX_FILE, f) : 0;
   fclose(f);
-  if (!buf) return fail(NULL, NULL, why, why_size, "out of memory reading %s", name);
+  if (!buf) {
+    *err = PATRON_NOMEM;
+    return fail(NULL, NULL, why, why_size, "out of memory reading %s", name);
+  }
   if (len < 44 || memcmp(buf, "TZif", 4) != 0)
     return fail(NULL, buf, why, why_size, "%s is not a TZif file", path);
   /* the v1 block, then (version >= 2) the 64-bit block and the footer */
@@ -301,14 +327,19 @@ pt_tz *pt_tz_load(const char *name, char *why, size_t why_size) {
     }
   }
   pt_tz *tz = calloc(1, sizeof *tz);
-  if (!tz) return fail(NULL, buf, why, why_size, "out of memory reading %s", name);
+  if (!tz) {
+    *err = PATRON_NOMEM;
+    return fail(NULL, buf, why, why_size, "out of memory reading %s", name);
+  }
   tz->n = timec;
   tz->ntypes = typec;
   tz->at = malloc((timec + 1) * sizeof *tz->at);
   tz->idx = malloc(timec + 1);
   tz->off = malloc(typec * sizeof *tz->off);
-  if (!tz->at || !tz->idx || !tz->off)
+  if (!tz->at || !tz->idx || !tz->off) {
+    *err = PATRON_NOMEM;
     return fail(tz, buf, why, why_size, "out of memory reading %s", name);
+  }
   const unsigned char *q = h + 44;
   for (size_t i = 0; i < timec; i++, q += tsize)
     tz->at[i] = tsize == 8 ? be64(q) : be32(q);

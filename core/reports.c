@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "reports.h"
 
 /* ---- arithmetic --------------------------------------------------------- */
@@ -38,27 +39,7 @@ int64_t pt_muldiv(int64_t a, int64_t b, int64_t c) {
   return (int64_t)q;
 }
 
-/* ---- rows ------------------------------------------------------------------ */
-
-void pt_row_set(json_t *row, const char *key, json_t *v) {
-  json_object_set_new(row, key, v ? v : json_null());
-}
-
-void pt_row_int(json_t *row, const char *key, int64_t v) {
-  json_object_set_new(row, key, json_integer(v));
-}
-
-void pt_row_str(json_t *row, const char *key, const char *s) {
-  json_object_set_new(row, key, s ? json_string(s) : json_null());
-}
-
-void pt_row_time(json_t *row, const char *key, int64_t t) {
-  char buf[32];
-  patron_time_format(buf, sizeof buf, t);
-  json_object_set_new(row, key, json_string(buf));
-}
-
-void pt_row_no_data(json_t *row) { json_object_set_new(row, "note", json_string("no data")); }
+/* ---- rows (reports.h says how they are checked) ------------------------------ */
 
 /* key "x_bp" -> text key "x" */
 static void text_key(char *buf, size_t size, const char *key) {
@@ -67,40 +48,92 @@ static void text_key(char *buf, size_t size, const char *key) {
   snprintf(buf, size, "%.*s", (int)n, key);
 }
 
-bool pt_row_rate(json_t *row, const char *key, int64_t num, int64_t den) {
+/* "19.8%" (rate) or "+19.8" (score) of a value in bp, one decimal floored */
+static void bp_text(char *buf, size_t size, int64_t bp, bool score) {
+  int64_t tenth = pt_floordiv(bp, 10);
+  int64_t a = tenth < 0 ? -tenth : tenth;
+  snprintf(buf, size, "%s%lld.%lld%s", tenth < 0 ? "-" : score && tenth > 0 ? "+" : "",
+           (long long)(a / 10), (long long)(a % 10), score ? "" : "%");
+}
+
+bool pt_put(pt_report *r, json_t *obj, const char *key, json_t *v) {
+  /* json_object_set_new frees v on failure, and fails for a NULL v or obj */
+  if (json_object_set_new(obj, key, v) == 0) return true;
+  r->oom = true;
+  return false;
+}
+
+bool pt_append(pt_report *r, json_t *arr, json_t *v) {
+  if (json_array_append_new(arr, v) == 0) return true;
+  r->oom = true;
+  return false;
+}
+
+json_t *pt_report_row(pt_report *r, json_t *rows) {
+  json_t *row = json_object();
+  /* appended first, filled after: the array owns it whatever happens */
+  return pt_append(r, rows, row) ? row : NULL;
+}
+
+void pt_put_null(pt_report *r, json_t *obj, const char *key) {
+  pt_put(r, obj, key, json_null());
+}
+
+void pt_put_int(pt_report *r, json_t *obj, const char *key, int64_t v) {
+  pt_put(r, obj, key, json_integer(v));
+}
+
+void pt_put_bool(pt_report *r, json_t *obj, const char *key, bool v) {
+  pt_put(r, obj, key, json_boolean(v));
+}
+
+void pt_put_str(pt_report *r, json_t *obj, const char *key, const char *s) {
+  if (!s) {
+    pt_put_null(r, obj, key);
+    return;
+  }
+  json_t *v = json_string(s);
+  if (!v && !pt_utf8_valid(s)) {
+    /* not lack of memory: text cut inside a character (a label copied
+    ** into a fixed buffer); the report says '?' for the bad bytes */
+    char *t = pt_strdup(s);
+    if (t) pt_utf8_scrub(t);
+    v = t ? json_string(t) : NULL;
+    free(t);
+  }
+  pt_put(r, obj, key, v);
+}
+
+void pt_put_time(pt_report *r, json_t *obj, const char *key, int64_t t) {
+  char buf[32];
+  patron_time_format(buf, sizeof buf, t);
+  pt_put_str(r, obj, key, buf);
+}
+
+void pt_put_no_data(pt_report *r, json_t *row) { pt_put_str(r, row, "note", "no data"); }
+
+static bool put_bp(pt_report *r, json_t *row, const char *key, int64_t num, int64_t den,
+                   bool score) {
   char tk[96], txt[32];
   text_key(tk, sizeof tk, key);
   if (den <= 0) {
-    json_object_set_new(row, key, json_null());
-    json_object_set_new(row, tk, json_string("no data"));
+    pt_put_null(r, row, key);
+    pt_put_str(r, row, tk, "no data");
     return false;
   }
   int64_t bp = pt_muldiv(num, 10000, den);
-  int64_t tenth = pt_floordiv(bp, 10); /* one decimal, floored */
-  int64_t a = tenth < 0 ? -tenth : tenth;
-  snprintf(txt, sizeof txt, "%s%lld.%lld%%", tenth < 0 ? "-" : "", (long long)(a / 10),
-           (long long)(a % 10));
-  json_object_set_new(row, key, json_integer(bp));
-  json_object_set_new(row, tk, json_string(txt));
+  bp_text(txt, sizeof txt, bp, score);
+  pt_put_int(r, row, key, bp);
+  pt_put_str(r, row, tk, txt);
   return true;
 }
 
-bool pt_row_score(json_t *row, const char *key, int64_t num, int64_t den) {
-  char tk[96], txt[32];
-  text_key(tk, sizeof tk, key);
-  if (den <= 0) {
-    json_object_set_new(row, key, json_null());
-    json_object_set_new(row, tk, json_string("no data"));
-    return false;
-  }
-  int64_t bp = pt_muldiv(num, 10000, den);
-  int64_t tenth = pt_floordiv(bp, 10);
-  int64_t a = tenth < 0 ? -tenth : tenth;
-  snprintf(txt, sizeof txt, "%s%lld.%lld", tenth < 0 ? "-" : tenth > 0 ? "+" : "",
-           (long long)(a / 10), (long long)(a % 10));
-  json_object_set_new(row, key, json_integer(bp));
-  json_object_set_new(row, tk, json_string(txt));
-  return true;
+bool pt_put_rate(pt_report *r, json_t *row, const char *key, int64_t num, int64_t den) {
+  return put_bp(r, row, key, num, den, false);
+}
+
+bool pt_put_score(pt_report *r, json_t *row, const char *key, int64_t num, int64_t den) {
+  return put_bp(r, row, key, num, den, true);
 }
 
 /* ---- the document ----------------------------------------------------------- */
@@ -108,14 +141,18 @@ bool pt_row_score(json_t *row, const char *key, int64_t num, int64_t den) {
 json_t *pt_report_table(pt_report *r, const char *name, const char *title,
                         const pt_col *cols, size_t ncols) {
   json_t *t = json_object(), *c = json_array(), *rows = json_array();
-  for (size_t i = 0; i < ncols; i++)
-    json_array_append_new(c, json_pack("{s:s, s:s, s:s}", "key", cols[i].key, "title",
-                                       cols[i].title, "type", cols[i].type));
-  json_object_set_new(t, "name", json_string(name));
-  json_object_set_new(t, "title", json_string(title));
-  json_object_set_new(t, "columns", c);
-  json_object_set_new(t, "rows", rows);
-  json_array_append_new(r->tables, t);
+  for (size_t i = 0; i < ncols; i++) {
+    json_t *col = pt_report_row(r, c);
+    pt_put_str(r, col, "key", cols[i].key);
+    pt_put_str(r, col, "title", cols[i].title);
+    pt_put_str(r, col, "type", cols[i].type);
+  }
+  pt_put_str(r, t, "name", name);
+  pt_put_str(r, t, "title", title);
+  pt_put(r, t, "columns", c);
+  /* rows is t's from here, and t the document's: a failure frees them */
+  if (!pt_put(r, t, "rows", rows)) rows = NULL;
+  if (!pt_append(r, r->tables, t)) rows = NULL;
   return rows;
 }
 
@@ -133,13 +170,14 @@ void pt_report_chart(pt_report *r, const char *table, const char *kind,
                      const char *label, const char *group,
                      const char *const *series) {
   json_t *t = pt_report_table_obj(r, table);
-  if (!t) return;
-  json_t *s = json_array();
-  for (; *series; series++) json_array_append_new(s, json_string(*series));
-  json_object_set_new(t, "chart",
-                      json_pack("{s:s, s:s, s:o, s:o}", "kind", kind, "label", label,
-                                "group", group ? json_string(group) : json_null(),
-                                "series", s));
+  if (!t) return; /* making the table failed: r->oom says so */
+  json_t *c = json_object(), *s = json_array();
+  if (!pt_put(r, t, "chart", c)) c = NULL;
+  pt_put_str(r, c, "kind", kind);
+  pt_put_str(r, c, "label", label);
+  pt_put_str(r, c, "group", group);
+  for (; *series; series++) pt_append(r, s, json_string(*series));
+  pt_put(r, c, "series", s);
 }
 
 void pt_report_note(pt_report *r, const char *fmt, ...) {
@@ -148,11 +186,11 @@ void pt_report_note(pt_report *r, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  json_array_append_new(r->notes, json_string(buf));
+  pt_append(r, r->notes, json_string(buf));
 }
 
 void pt_report_define(pt_report *r, const char *name, const char *text) {
-  json_object_set_new(r->defs, name, json_string(text));
+  pt_put_str(r, r->defs, name, text);
 }
 
 /* ---- programs, window and periods ----------------------------------------- */
@@ -178,13 +216,10 @@ const pt_program **pt_report_programs(pt_report *r, size_t *n) {
 }
 
 void pt_report_set_window(pt_report *r, int64_t from, int64_t to) {
-  char buf[32];
   r->from = from;
   r->to = to;
-  patron_time_format(buf, sizeof buf, r->from);
-  json_object_set_new(r->doc, "from", json_string(buf));
-  patron_time_format(buf, sizeof buf, r->to);
-  json_object_set_new(r->doc, "to", json_string(buf));
+  pt_put_time(r, r->doc, "from", r->from);
+  pt_put_time(r, r->doc, "to", r->to);
 }
 
 void pt_report_window(pt_report *r, int64_t first) {
@@ -252,6 +287,22 @@ int pt_report_step_err(patron *p, int rc, const char *what) {
   return pt_err_sqlite(p, rc, what);
 }
 
+int pt_report_text(patron *p, sqlite3_stmt *st, int i, const char **out) {
+  *out = NULL;
+  if (sqlite3_column_type(st, i) == SQLITE_NULL) return PATRON_OK;
+  /* NULL for a value that is not NULL: SQLite ran out of memory making it */
+  if (!(*out = (const char *)sqlite3_column_text(st, i)))
+    return pt_err_sqlite(p, SQLITE_NOMEM, "read a text column");
+  return PATRON_OK;
+}
+
+int pt_report_text_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size) {
+  const char *s;
+  int rc = pt_report_text(p, st, i, &s);
+  snprintf(buf, size, "%s", s ? s : "");
+  return rc;
+}
+
 void pt_order_channel(const char *order_id, char *buf, size_t size) {
   size_t n = order_id ? strcspn(order_id, "-") : 0;
   if (!order_id || n == 0 || order_id[n] != '-') snprintf(buf, size, "(none)");
@@ -284,6 +335,7 @@ static int report_budgets(pt_report *r) {
   json_t *arr = NULL;
   int rc = pt_rules_budgets(r->p, &arr);
   if (rc) return rc;
+  if (!arr) return pt_err(r->p, PATRON_NOMEM, "out of memory"); /* json_array() failed */
   pt_report_set_window(r, r->now, r->now);
   static const pt_col cols[] = {
       {"plugin", "plugin", "text"},            {"active", "active now", "bool"},
@@ -297,7 +349,7 @@ static int report_budgets(pt_report *r) {
                                  sizeof cols / sizeof cols[0]);
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) json_array_append(rows, v);
+  json_array_foreach(arr, i, v) pt_append(r, rows, json_incref(v));
   json_decref(arr);
   static const char *const series[] = {"spent_cents", "left_cents", NULL};
   pt_report_chart(r, "budgets", "bars", "plugin", NULL, series);
@@ -379,7 +431,11 @@ int patron_report_json(patron *p, char **out, const char *name,
   r.kind = o->by && strcmp(o->by, "week") == 0 ? PT_BY_WEEK : PT_BY_MONTH;
   char why[256] = "";
   const char *zone = cfg->timezone[0] ? cfg->timezone : "UTC";
-  r.tz = pt_tz_load(zone, why, sizeof why);
+  int tzerr = 0;
+  r.tz = pt_tz_open(zone, why, sizeof why, &tzerr);
+  /* an unusable zone falls back to UTC, with a note; a zone that could
+  ** not be loaded for lack of memory or files must not (wrong periods) */
+  if (!r.tz && tzerr) return pt_err(p, tzerr, "time zone %s: %s", zone, why);
   bool utc_fallback = false;
   if (!r.tz) {
     utc_fallback = true;
@@ -388,22 +444,20 @@ int patron_report_json(patron *p, char **out, const char *name,
   char asof[32];
   patron_time_format(asof, sizeof asof, r.now);
   r.doc = json_object();
-  json_object_set_new(r.doc, "report", json_string(def->name));
-  json_object_set_new(r.doc, "program",
-                      o->program && *o->program ? json_string(o->program) : json_null());
-  json_object_set_new(r.doc, "as_of", json_string(asof));
-  json_object_set_new(r.doc, "from", json_null());
-  json_object_set_new(r.doc, "to", json_null());
-  json_object_set_new(r.doc, "timezone", json_string(utc_fallback ? "UTC" : zone));
-  json_object_set_new(r.doc, "by", o->by && *o->by ? json_string(o->by) : json_null());
-  json_object_set_new(r.doc, "currency", json_string(cfg->currency));
-  json_object_set_new(r.doc, "prices_include_tax", json_boolean(cfg->prices_include_tax));
-  json_object_set_new(r.doc, "amounts",
-                      json_string(cfg->prices_include_tax ? "amounts include tax"
-                                                          : "amounts exclude tax"));
-  json_object_set_new(r.doc, "definitions", json_object());
-  json_object_set_new(r.doc, "tables", json_array());
-  json_object_set_new(r.doc, "notes", json_array());
+  pt_put_str(&r, r.doc, "report", def->name);
+  pt_put_str(&r, r.doc, "program", o->program && *o->program ? o->program : NULL);
+  pt_put_str(&r, r.doc, "as_of", asof);
+  pt_put_null(&r, r.doc, "from");
+  pt_put_null(&r, r.doc, "to");
+  pt_put_str(&r, r.doc, "timezone", utc_fallback ? "UTC" : zone);
+  pt_put_str(&r, r.doc, "by", o->by && *o->by ? o->by : NULL);
+  pt_put_str(&r, r.doc, "currency", cfg->currency);
+  pt_put_bool(&r, r.doc, "prices_include_tax", cfg->prices_include_tax);
+  pt_put_str(&r, r.doc, "amounts", cfg->prices_include_tax ? "amounts include tax"
+                                                           : "amounts exclude tax");
+  pt_put(&r, r.doc, "definitions", json_object());
+  pt_put(&r, r.doc, "tables", json_array());
+  pt_put(&r, r.doc, "notes", json_array());
   r.defs = json_object_get(r.doc, "definitions");
   r.tables = json_object_get(r.doc, "tables");
   r.notes = json_object_get(r.doc, "notes");
@@ -415,8 +469,10 @@ int patron_report_json(patron *p, char **out, const char *name,
     rc = def->run(&r);
     pt_report_end(p);
   }
+  /* a value lost on the way fails the report: never a document without it */
+  if (rc == PATRON_OK && r.oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   if (rc == PATRON_OK) {
-    *out = json_dumps(r.doc, JSON_COMPACT);
+    *out = pt_json_dumps(r.doc, JSON_COMPACT);
     if (!*out) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   }
   json_decref(r.doc);
@@ -432,14 +488,14 @@ static int64_t pt_report_first_order(pt_report *r, const pt_program **progs, siz
   for (size_t k = 0; k < nprog; k++) {
     sqlite3_stmt *st = pt_stmt(r->p, PT_SQL_REP_ORDERS_FIRST);
     if (!st) { *rc = r->p->code; return 0; }
-    sqlite3_bind_text(st, 1, progs[k]->name, -1, SQLITE_TRANSIENT);
-    int src = sqlite3_step(st);
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    pt_bind_text(st, 1, progs[k]->name);
+    int got = pt_row(r->p, st, "first order");
+    if (got > 0 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
       int64_t t = sqlite3_column_int64(st, 0);
       if (first == 0 || t < first) first = t;
     }
     pt_stmt_done(st);
-    if ((*rc = pt_report_step_err(r->p, src, "first order"))) return 0;
+    if (got < 0) { *rc = r->p->code; return 0; }
   }
   return first;
 }

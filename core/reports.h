@@ -51,6 +51,11 @@ typedef struct pt_tz pt_tz;
 ** "Etc/UTC" work without the files. NULL when the zone cannot be read:
 ** why (may be NULL) says what went wrong. Free with pt_tz_free. */
 pt_tz *pt_tz_load(const char *name, char *why, size_t why_size);
+/* The same, telling why apart: *err is 0 when the zone itself cannot be
+** used (unknown, unreadable, damaged: a caller may fall back to UTC), or
+** PATRON_NOMEM / PATRON_IO when loading it failed for lack of memory or
+** file handles (a fallback would silently cut periods in the wrong zone). */
+pt_tz *pt_tz_open(const char *name, char *why, size_t why_size, int *err);
 void pt_tz_free(pt_tz *tz);
 /* Seconds east of UTC in force at the UTC time t. */
 int64_t pt_tz_offset(const pt_tz *tz, int64_t t);
@@ -99,6 +104,8 @@ typedef struct pt_report {
   json_t *tables;           /* borrowed from doc */
   json_t *notes;            /* borrowed from doc */
   json_t *defs;             /* borrowed from doc: formulas */
+  bool oom;                 /* something could not be added to doc: the
+                               report fails (PATRON_NOMEM), see pt_put */
 } pt_report;
 
 /* A column: key in the rows, title for people, and type, one of
@@ -113,7 +120,8 @@ typedef struct pt_col {
   const char *key, *title, *type;
 } pt_col;
 
-/* Adds a table to the document; returns its rows array (borrowed). */
+/* Adds a table to the document; returns its rows array (borrowed), NULL
+** when it could not be made (r->oom set; NULL is safe to pass on). */
 json_t *pt_report_table(pt_report *r, const char *name, const char *title,
                         const pt_col *cols, size_t ncols);
 /* The table object owning rows (for pt_report_chart). */
@@ -129,22 +137,46 @@ void pt_report_note(pt_report *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void pt_report_define(pt_report *r, const char *name, const char *text);
 
+/* ---- filling the document: checked once, at the end ----
+** A report adds hundreds of values; a lost one (out of memory) must fail
+** the report, never leave a row without a key or a table without a row.
+** So every value goes in through pt_put_* / pt_report_row / pt_append (and
+** pt_report_table, _chart, _note, _define, which use them), which record
+** any failure in r->oom, and patron_report_json returns
+** PATRON_NOMEM instead of a document when it is set. The fillers need not
+** check each call, and a NULL container (a failed pt_report_row or
+** pt_report_table) is safe to pass on: the value is freed, r->oom is set.
+** The value is stolen (freed on failure, as by json_object_set_new): never
+** use it after a false return. */
+bool pt_put(pt_report *r, json_t *obj, const char *key, json_t *v);
+/* Appends v (stolen) to the array arr. */
+bool pt_append(pt_report *r, json_t *arr, json_t *v);
+/* A new row object appended to rows; NULL (r->oom set) on failure. */
+json_t *pt_report_row(pt_report *r, json_t *rows);
+/* obj[key] = null (an intended null: no data, unlimited). */
+void pt_put_null(pt_report *r, json_t *obj, const char *key);
+void pt_put_int(pt_report *r, json_t *obj, const char *key, int64_t v);
+void pt_put_bool(pt_report *r, json_t *obj, const char *key, bool v);
+/* A string, or null for s NULL. Text that is not UTF-8 (a label cut
+** inside a character by a fixed buffer) goes in with '?' for the bad
+** bytes: only a failed allocation sets r->oom. */
+void pt_put_str(pt_report *r, json_t *obj, const char *key, const char *s);
+/* A UTC time text "2026-11-23T12:00:00Z". */
+void pt_put_time(pt_report *r, json_t *obj, const char *key, int64_t t);
 /* row[key_bp] = floor(num * 10000 / den) and row[key] = "19.8%", or null
-** and "no data" when den <= 0. Returns false when den <= 0. */
-bool pt_row_rate(json_t *row, const char *key, int64_t num, int64_t den);
+** and "no data" when den <= 0. Returns false when den <= 0 (whether or
+** not the values could be added: that is r->oom's business). */
+bool pt_put_rate(pt_report *r, json_t *row, const char *key, int64_t num, int64_t den);
 /* A signed score in bp (NPS): floor toward minus infinity, text with
 ** one decimal and a sign. */
-bool pt_row_score(json_t *row, const char *key, int64_t num, int64_t den);
+bool pt_put_score(pt_report *r, json_t *row, const char *key, int64_t num, int64_t den);
+/* row["note"] = "no data" */
+void pt_put_no_data(pt_report *r, json_t *row);
+
 /* floor(a * b / c) over 128 bits for any signs; c > 0. Saturates. */
 int64_t pt_muldiv(int64_t a, int64_t b, int64_t c);
 /* floor(a / b) for b > 0. */
 int64_t pt_floordiv(int64_t a, int64_t b);
-void pt_row_set(json_t *row, const char *key, json_t *v);
-void pt_row_int(json_t *row, const char *key, int64_t v);
-void pt_row_str(json_t *row, const char *key, const char *s);
-void pt_row_time(json_t *row, const char *key, int64_t t);
-/* rows[i]["note"] = "no data" */
-void pt_row_no_data(json_t *row);
 
 /* Programs the report covers: the one asked for, or every program of the
 ** active config. *n set; NULL with the error set on UNKNOWN_PROGRAM. */
@@ -161,8 +193,16 @@ void pt_report_set_window(pt_report *r, int64_t from, int64_t to);
 int pt_report_periods(pt_report *r, pt_period **out, size_t *n);
 /* Index of the period holding t (binary search), -1 if none. */
 ptrdiff_t pt_period_find(const pt_period *v, size_t n, int64_t t);
-/* Checks a statement step result: SQLITE_ROW/DONE pass, else the error. */
+/* Checks a statement step result: SQLITE_ROW/DONE pass, else the error.
+** (simulate.c; the reports step through pt_row.) */
 int pt_report_step_err(patron *p, int rc, const char *what);
+/* The text of column i of the current row, NULL for SQL NULL. SQLite may
+** need memory to make the text; when it cannot, the error is set and
+** returned (PATRON_NOMEM): a value that could not be read is never taken
+** for NULL (an anonymous order, a missing class). */
+int pt_report_text(patron *p, sqlite3_stmt *st, int i, const char **out);
+/* The same copied into buf (truncating), "" for NULL. */
+int pt_report_text_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size);
 /* Sets the report's window (pt_report_window) from the first order in any
 ** of the programs; returns the status of that look-up. */
 int pt_report_window_orders(pt_report *r, const pt_program **progs, size_t nprog);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
+
 bool cli_parse_int64(const char *s, int64_t *out) {
   if (!s || !*s) return false;
   /* strtoll skips leading blanks and accepts a trailing rest: refuse both */
@@ -51,14 +53,17 @@ int cli_exit_for(int code) {
 static int print_error(int code, const char *path, const char *message) {
   json_t *e = json_pack("{s:s, s:s}", "code", patron_code_name(code ? code : PATRON_INTERNAL),
                         "message", message ? message : "");
-  if (e && path && *path) json_object_set_new(e, "path", json_string(path));
-  json_t *j = e ? json_pack("{s:o}", "error", e) : NULL;
-  if (j) {
-    cli_print_json(j);
-    json_decref(j);
-  } else {
-    puts("{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}");
+  if (e && path && *path && json_object_set_new(e, "path", json_string(path))) {
+    json_decref(e); /* an error without its path is another error: say nomem */
+    e = NULL;
   }
+  json_t *j = e ? json_pack("{s:o}", "error", e) : NULL;
+  /* not cli_print_json: it reports its own failure through here */
+  char *s = j ? pt_json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(j);
+  if (!s) code = PATRON_NOMEM;
+  puts(s ? s : "{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}");
+  free(s);
   fflush(stdout);
   return cli_exit_for(code);
 }

@@ -4,7 +4,10 @@
 ** per-invocation context, a small option parser that also accepts the
 ** global options after the command name, strict number parsing, error
 ** reporting with the exit codes of DESIGN.md section 6, and output helpers
-** (JSON, aligned tables). The command uses only the public patron.h.
+** (JSON, aligned tables). The command uses the public patron.h, plus
+** (linked statically) json.h for every JSON parse and dump, since jansson
+** hides some allocation failures, and a few internal entry points
+** (script.h in cmd_rules.c, the tz reader of reports.h in cmd_reports.c).
 **
 ** Adding a command: write `static int run_x(cli *c, int argc, char **argv)`
 ** and `const cli_cmd cli_cmd_x = {...}` in a cmd_*.c file, declare it
@@ -113,13 +116,17 @@ int cli_exit_for(int code);
 
 /* ---- output ----------------------------------------------------------- */
 
-/* Prints j (not stolen) on one line, compact, keys in insertion order. */
-void cli_print_json(const json_t *j);
-/* Prints j indented by two spaces. */
-void cli_print_json_pretty(const json_t *j);
-/* Parses text (owned by the caller) as JSON; NULL and an internal error
-** printed when it is not. */
-json_t *cli_parse_json(const char *text);
+/* Prints j (not stolen) on one line, compact, keys in insertion order.
+** Returns the exit status: CLI_EXIT_OK, or the nomem error object printed
+** instead when j is NULL (making it ran out of memory) or cannot be
+** dumped: never nothing, or half a document, with status 0. */
+int cli_print_json(const json_t *j);
+/* Prints j indented by two spaces; the same status. */
+int cli_print_json_pretty(const json_t *j);
+/* Parses text (owned by the caller) as JSON; NULL with the error printed
+** (internal when it is not JSON, nomem when parsing ran out of memory)
+** and *status set to the exit status for it; *status CLI_EXIT_OK else. */
+json_t *cli_parse_json(const char *text, int *status);
 
 /* An aligned text table: columns, then rows of strings (copied). */
 typedef struct cli_table cli_table;

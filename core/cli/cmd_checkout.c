@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 typedef int (*cart_fn)(patron *p, char **out, const char *in);
 
 static bool blank(const char *s) {
@@ -37,6 +39,19 @@ static bool one(cli *c, cart_fn fn, const char *text, int *worst) {
   return false;
 }
 
+/* getline returned -1: the end of the input, or a failure (out of memory,
+** a read error) that must not pass for the end: the carts after it would
+** be dropped without a word. Returns the exit status for a failure, else
+** CLI_EXIT_OK. */
+static int input_end(FILE *in) {
+  if (feof(in)) return CLI_EXIT_OK;
+  int e = errno;
+  return cli_error(e == ENOMEM ? PATRON_NOMEM : PATRON_IO, "", "reading the carts: %s",
+                   strerror(e));
+}
+
+static int worse(int a, int b) { return a > b ? a : b; }
+
 static int run_carts(cli *c, int argc, char **argv, cart_fn fn) {
   char *pos[1];
   int npos, rc;
@@ -54,22 +69,31 @@ static int run_carts(cli *c, int argc, char **argv, cart_fn fn) {
   int worst = CLI_EXIT_OK;
   /* The first non-blank line decides: a complete JSON value on its own
   ** means JSON lines; otherwise the whole input is one document. */
+  errno = 0;
   while ((n = getline(&line, &cap, in)) >= 0 && blank(line)) {}
   if (n < 0) {
     free(line);
+    rc = input_end(in);
     if (in != stdin) fclose(in);
-    return cli_error(PATRON_INVALID_JSON, "", "no cart given (empty input)");
+    return rc ? rc : cli_error(PATRON_INVALID_JSON, "", "no cart given (empty input)");
   }
-  json_t *probe = json_loads(line, JSON_DECODE_ANY, NULL);
-  if (probe) {
+  bool oom = false;
+  json_t *probe = pt_json_loads(line, JSON_DECODE_ANY, NULL, &oom);
+  if (oom) {
+    /* could not tell JSON lines from one document */
+    worst = cli_error(PATRON_NOMEM, "", "out of memory");
+  } else if (probe) {
     json_decref(probe);
     do {
       if (!blank(line)) one(c, fn, line, &worst);
+      errno = 0;
     } while ((n = getline(&line, &cap, in)) >= 0);
+    worst = worse(worst, input_end(in));
   } else {
     size_t len = strlen(line), size = len + 1;
     char *doc = malloc(size);
     if (doc) memcpy(doc, line, size);
+    errno = 0;
     while (doc && (n = getline(&line, &cap, in)) >= 0) {
       char *nd = realloc(doc, len + (size_t)n + 1);
       if (!nd) { free(doc); doc = NULL; break; }
@@ -78,7 +102,7 @@ static int run_carts(cli *c, int argc, char **argv, cart_fn fn) {
       len += (size_t)n;
     }
     if (!doc) worst = cli_error(PATRON_NOMEM, "", "out of memory");
-    else one(c, fn, doc, &worst);
+    else if (!(worst = input_end(in))) one(c, fn, doc, &worst);
     free(doc);
   }
   free(line);

@@ -12,17 +12,19 @@
 
 #include <sqlite3.h>
 
-/* The schema version of the file (PRAGMA user_version), -1 if unreadable.
-** patron.h does not expose it, so this one read goes to SQLite directly,
-** read-only, after the library has closed its handle. */
-static int schema_version(const char *path) {
+/* The schema version of the file (PRAGMA user_version), -1 if unreadable
+** (*rc: the SQLite result then). patron.h does not expose it, so this one
+** read goes to SQLite directly, read-only, after the library has closed its
+** handle. */
+static int schema_version(const char *path, int *rc) {
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   int v = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
+  if ((*rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL)) == SQLITE_OK &&
+      (*rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL)) == SQLITE_OK &&
+      (*rc = sqlite3_step(st)) == SQLITE_ROW)
     v = sqlite3_column_int(st, 0);
+  if (!db) *rc = SQLITE_NOMEM; /* sqlite3_open_v2 could not even make a handle */
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
@@ -33,11 +35,15 @@ static int run_init(cli *c, int argc, char **argv) {
   int npos, rc;
   if ((rc = cli_parse(c, argc, argv, NULL, pos, &npos, 0, 0, NULL)) >= 0) return rc;
   bool existed = access(c->db, F_OK) == 0;
-  int before = existed ? schema_version(c->db) : 0;
+  int src = SQLITE_OK;
+  int before = existed ? schema_version(c->db, &src) : 0;
   if ((rc = cli_open(c, false))) return rc;
   patron_close(c->p);
   c->p = NULL;
-  int after = schema_version(c->db);
+  int after = schema_version(c->db, &src);
+  if (after < 0) /* done, but saying "schema version -1" would be wrong */
+    return cli_error((src & 0xff) == SQLITE_NOMEM ? PATRON_NOMEM : PATRON_IO, "",
+                     "%s: cannot read the schema version: %s", c->db, sqlite3_errstr(src));
   char where[PATH_MAX];
   if (!realpath(c->db, where)) snprintf(where, sizeof where, "%s", c->db);
   if (!existed)
@@ -78,8 +84,9 @@ static int run_apply(cli *c, int argc, char **argv) {
   patron_apply_result r;
   if (patron_apply_file(c->p, &r, pos[0]) != PATRON_OK) return cli_lib_error(c);
   json_t *j = json_pack("{s:I, s:b}", "version", (json_int_t)r.version, "changed", r.changed);
-  cli_print_json(j);
+  rc = cli_print_json(j);
   json_decref(j);
+  if (rc) return rc; /* applied, but the answer could not be printed */
   if (c->tty_out) {
     if (r.changed)
       printf("applied %s: config version %lld is now active\n", pos[0],
@@ -120,12 +127,12 @@ static int run_config_show(cli *c, int argc, char **argv) {
   if ((rc = cli_open(c, true))) return rc;
   char *text = NULL;
   if (patron_config_json(c->p, &text, version) != PATRON_OK) return cli_lib_error(c);
-  json_t *j = cli_parse_json(text);
+  json_t *j = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!j) return CLI_EXIT_INTERNAL;
-  cli_print_json_pretty(j);
+  if (!j) return rc;
+  rc = cli_print_json_pretty(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_config_show = {

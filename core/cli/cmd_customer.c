@@ -15,10 +15,13 @@ static int run_customer_erase(cli *c, int argc, char **argv) {
   if ((rc = cli_open(c, true))) return rc;
   char *text = NULL;
   if (patron_customer_erase(c->p, &text, pos[0]) != PATRON_OK) return cli_lib_error(c);
-  json_t *j = cli_parse_json(text);
+  json_t *j = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!j) return CLI_EXIT_INTERNAL;
-  cli_print_json(j);
+  if (!j) return rc;
+  if ((rc = cli_print_json(j))) { /* erased, but the answer is lost: say so */
+    json_decref(j);
+    return rc;
+  }
   const char *cp = json_string_value(json_object_get(j, "checkpoint"));
   if (cp && strcmp(cp, "complete") != 0)
     fprintf(stderr,

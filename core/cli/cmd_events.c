@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "json.h"
+
 static int run_events_pull(cli *c, int argc, char **argv) {
   char *pos[1];
   int npos, rc;
@@ -22,14 +24,24 @@ static int run_events_pull(cli *c, int argc, char **argv) {
   char *text = NULL;
   if (patron_events_pull(c->p, &text, type, (int)limit) != PATRON_OK)
     return cli_lib_error(c);
-  json_t *arr = cli_parse_json(text);
+  json_t *arr = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!arr) return CLI_EXIT_INTERNAL;
-  size_t i;
-  json_t *e;
-  json_array_foreach(arr, i, e) cli_print_json(e);
+  if (!arr) return rc;
+  /* every line is made before one is printed: all of them, or the error */
+  size_t n = json_array_size(arr), i;
+  char **lines = calloc(n + 1, sizeof *lines);
+  for (i = 0; lines && i < n; i++)
+    if (!(lines[i] = pt_json_dumps(json_array_get(arr, i),
+                                   JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)))
+      break;
+  rc = lines && i == n ? CLI_EXIT_OK : cli_error(PATRON_NOMEM, "", "out of memory");
+  for (i = 0; lines && i < n; i++) {
+    if (!rc) puts(lines[i]);
+    free(lines[i]);
+  }
+  free(lines);
   json_decref(arr);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_events_pull = {
@@ -75,9 +87,8 @@ static int run_events_ack(cli *c, int argc, char **argv) {
     goto done;
   }
   json_t *j = json_pack("{s:i}", "acked", npos);
-  cli_print_json(j);
+  rc = cli_print_json(j);
   json_decref(j);
-  rc = CLI_EXIT_OK;
 done:
   free(ids);
   free(pos);

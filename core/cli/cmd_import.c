@@ -28,11 +28,14 @@ static int run_import(cli *c, int argc, char **argv, import_fn fn, bool customer
   if (rc != PATRON_OK) return cli_lib_error(c);
   json_t *j = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)r.rows, "inserted",
                         (json_int_t)r.inserted, "updated", (json_int_t)r.updated);
-  if (j && customers)
-    json_object_set_new(j, "opening_skipped", json_integer(r.opening_skipped));
-  cli_print_json(j);
+  if (j && customers &&
+      json_object_set_new(j, "opening_skipped", json_integer(r.opening_skipped))) {
+    json_decref(j); /* never the counts without it: print nomem instead */
+    j = NULL;
+  }
+  rc = cli_print_json(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 static int run_catalog_import(cli *c, int argc, char **argv) {

@@ -29,9 +29,9 @@ static int run_balance(cli *c, int argc, char **argv) {
   patron_balance_info b;
   if (patron_balance(c->p, &b, pos[0], program) != PATRON_OK) return cli_lib_error(c);
   json_t *j = balance_json(pos[0], &b);
-  cli_print_json(j);
+  rc = cli_print_json(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_balance = {
@@ -79,9 +79,9 @@ static int run_adjust(cli *c, int argc, char **argv) {
                         "customer", pos[0], "program", b.program, "kind", "adjust",
                         "points", (json_int_t)points, "reason", reason, "balance_after",
                         (json_int_t)b.points, "spendable", (json_int_t)b.spendable);
-  cli_print_json(j);
+  rc = cli_print_json(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_adjust = {
@@ -196,9 +196,9 @@ static int run_ledger(cli *c, int argc, char **argv) {
     patron_free(text);
     return CLI_EXIT_OK;
   }
-  json_t *arr = cli_parse_json(text);
+  json_t *arr = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!arr) return CLI_EXIT_INTERNAL;
+  if (!arr) return rc;
   rc = print_ledger_table(arr);
   json_decref(arr);
   return rc;
@@ -247,14 +247,18 @@ static int run_tick(cli *c, int argc, char **argv) {
                         (json_int_t)r.expiring_notices, "tier_changes",
                         (json_int_t)r.tier_changes);
   /* subscriptions: renewals, trials, temporary upgrades, dunning, reminders */
-  json_object_set_new(j, "charges_requested", json_integer(r.charges_requested));
-  json_object_set_new(j, "trials_ended", json_integer(r.trials_ended));
-  json_object_set_new(j, "upgrades_reverted", json_integer(r.upgrades_reverted));
-  json_object_set_new(j, "dunning_steps", json_integer(r.dunning_steps));
-  json_object_set_new(j, "renewal_reminders", json_integer(r.renewal_reminders));
-  cli_print_json(j);
+  const char *const keys[] = {"charges_requested", "trials_ended", "upgrades_reverted",
+                              "dunning_steps", "renewal_reminders"};
+  const int64_t vals[] = {r.charges_requested, r.trials_ended, r.upgrades_reverted,
+                          r.dunning_steps, r.renewal_reminders};
+  for (size_t k = 0; j && k < sizeof keys / sizeof keys[0]; k++)
+    if (json_object_set_new(j, keys[k], json_integer(vals[k]))) {
+      json_decref(j); /* never the counts without one: print nomem instead */
+      j = NULL;
+    }
+  rc = cli_print_json(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_tick = {

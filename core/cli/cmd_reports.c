@@ -12,9 +12,8 @@
 ** the raw value of every number in a data-v attribute.
 **
 ** --from/--to given as a date (2026-11-01) mean local midnight in the
-** shop's time zone (the config's timezone); with a time they are exact.
-** The command is single-threaded, so it may set TZ for mktime; the
-** library never does.
+** shop's time zone (the config's timezone), read with the library's own
+** tz reader (report_tz.c); with a time they are exact.
 */
 #include "cli.h"
 
@@ -22,48 +21,52 @@
 #include <string.h>
 #include <time.h>
 
+#include "reports.h" /* pt_tz: the shop's zone as the library reads it */
+
 /* ---- times ------------------------------------------------------------------- */
 
-/* The shop's time zone name from the active configuration ("UTC" if none). */
-static void shop_zone(cli *c, char *buf, size_t size) {
+/* The shop's time zone name from the active configuration ("UTC" if there
+** is none yet: the report then says no_config). Returns the exit status: a
+** zone that could not be read must not pass for UTC, or --from 2026-11-01
+** would silently mean another midnight. */
+static int shop_zone(cli *c, char *buf, size_t size) {
   char *text = NULL;
+  int rc;
   snprintf(buf, size, "UTC");
-  if (patron_config_json(c->p, &text, 0) != PATRON_OK) return;
-  json_t *j = json_loads(text, 0, NULL);
+  if (patron_config_json(c->p, &text, 0) != PATRON_OK)
+    return patron_errcode(c->p) == PATRON_NO_CONFIG ? CLI_EXIT_OK : cli_lib_error(c);
+  json_t *j = cli_parse_json(text, &rc);
   patron_free(text);
   const char *tz = json_string_value(json_object_get(json_object_get(j, "shop"), "timezone"));
   if (tz && *tz) snprintf(buf, size, "%s", tz);
   json_decref(j);
+  return rc;
 }
 
-/* A date alone is local midnight in zone; anything else as patron parses. */
-static bool parse_when(const char *s, const char *zone, int64_t *out) {
-  int64_t utc;
-  if (patron_time_parse(&utc, s) != PATRON_OK) return false;
-  if (strlen(s) != 10 || strcmp(zone, "UTC") == 0) {
-    *out = utc;
-    return true;
-  }
-  const char *old = getenv("TZ");
-  char *saved = old ? strdup(old) : NULL;
-  setenv("TZ", zone, 1);
-  tzset();
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  tm.tm_year = atoi(s) - 1900;
-  tm.tm_mon = atoi(s + 5) - 1;
-  tm.tm_mday = atoi(s + 8);
-  tm.tm_isdst = -1;
-  time_t t = mktime(&tm);
-  if (saved) {
-    setenv("TZ", saved, 1);
-    free(saved);
-  } else {
-    unsetenv("TZ");
-  }
-  tzset();
-  *out = t == (time_t)-1 ? utc : (int64_t)t;
-  return true;
+/* A date alone is local midnight in the zone tz (NULL: UTC); anything
+** else as patron parses (s was checked with patron_time_parse). */
+static int64_t when(const char *s, const pt_tz *tz) {
+  int64_t t = 0;
+  patron_time_parse(&t, s); /* a date: its midnight as if the wall clock were UTC */
+  return strlen(s) == 10 && tz ? pt_tz_to_utc(tz, t) : t;
+}
+
+/* --from/--to, dates as local midnight in the shop's zone, read with the
+** library's reader of the tz database (the zone rules the report's periods
+** use). A zone it cannot use is UTC, as in the report; one it could not
+** load for lack of memory is an error, never UTC: --from 2026-11-01 would
+** silently mean another midnight. Returns the exit status. */
+static int window(cli *c, const char *from, const char *to, int64_t *f, int64_t *t) {
+  if (!from && !to) return CLI_EXIT_OK;
+  char zone[128], why[256] = "";
+  int rc = shop_zone(c, zone, sizeof zone), err = 0;
+  if (rc) return rc;
+  pt_tz *tz = pt_tz_open(zone, why, sizeof why, &err);
+  if (!tz && err) return cli_error(err, "", "time zone %s: %s", zone, why);
+  if (from) *f = when(from, tz);
+  if (to) *t = when(to, tz);
+  pt_tz_free(tz);
+  return CLI_EXIT_OK;
 }
 
 /* ---- cell formatting ------------------------------------------------------------ */
@@ -138,7 +141,68 @@ static bool show_column(const json_t *tab, const char *key, const char *type) {
   return any || json_array_size(rows) == 0;
 }
 
+/* The aligned table of tab: the columns worth showing, a rule before the
+** total row. NULL with *ok true when no column is worth showing; NULL with
+** *ok false when it ran out of memory. */
+static cli_table *build_table(const json_t *tab, bool *ok) {
+  json_t *cols = json_object_get(tab, "columns"), *col;
+  size_t nc = json_array_size(cols), k, shown = 0;
+  const char **head = calloc(nc + 1, sizeof *head);
+  char *align = calloc(nc + 1, 1);
+  size_t *idx = calloc(nc + 1, sizeof *idx);
+  cli_table *t = NULL;
+  *ok = head && align && idx;
+  if (!*ok) goto done;
+  json_array_foreach(cols, k, col) {
+    const char *key = json_string_value(json_object_get(col, "key"));
+    const char *type = json_string_value(json_object_get(col, "type"));
+    if (!show_column(tab, key, type)) continue;
+    head[shown] = json_string_value(json_object_get(col, "title"));
+    align[shown] = strcmp(type, "text") == 0 || strcmp(type, "time") == 0 ||
+                   strcmp(type, "bool") == 0 ? 'l' : 'r';
+    idx[shown++] = k;
+  }
+  if (!shown) goto done;
+  if (!(*ok = (t = cli_table_new(head, align)) != NULL)) goto done;
+  size_t ri;
+  json_t *row;
+  const char *label = nc > 1 ? json_string_value(json_object_get(json_array_get(cols, 1), "key")) : "";
+  json_array_foreach(json_object_get(tab, "rows"), ri, row) {
+    if (is_total(row, label) && !(*ok = cli_table_row(t, NULL))) break;
+    char cells[64][128];
+    const char *ptrs[64];
+    for (size_t s = 0; s < shown && s < 64; s++) {
+      json_t *cd = json_array_get(cols, idx[s]);
+      cell_text(row, json_string_value(json_object_get(cd, "key")),
+                json_string_value(json_object_get(cd, "type")), cells[s], sizeof cells[s]);
+      ptrs[s] = cells[s];
+    }
+    if (!(*ok = cli_table_row(t, ptrs))) break;
+  }
+done:
+  if (!*ok) {
+    cli_table_free(t);
+    t = NULL;
+  }
+  free(head);
+  free(align);
+  free(idx);
+  return t;
+}
+
 static int print_tables(const json_t *doc) {
+  /* every table is built before anything is printed: a table missing rows
+  ** would be a wrong number; out of memory prints the error alone */
+  json_t *tabs = json_object_get(doc, "tables"), *tab;
+  size_t nt = json_array_size(tabs), ti;
+  cli_table **built = calloc(nt + 1, sizeof *built);
+  bool ok = built != NULL;
+  for (ti = 0; ok && ti < nt; ti++) built[ti] = build_table(json_array_get(tabs, ti), &ok);
+  if (!ok) {
+    for (size_t i = 0; built && i < nt; i++) cli_table_free(built[i]);
+    free(built);
+    return cli_error(PATRON_NOMEM, "", "out of memory");
+  }
   const char *name = json_string_value(json_object_get(doc, "report"));
   printf("%s report", name ? name : "?");
   const char *prog = json_string_value(json_object_get(doc, "program"));
@@ -150,52 +214,13 @@ static int print_tables(const json_t *doc) {
          json_string_value(json_object_get(doc, "as_of")),
          json_string_value(json_object_get(doc, "currency")),
          json_string_value(json_object_get(doc, "amounts")));
-  size_t ti;
-  json_t *tab;
-  json_array_foreach(json_object_get(doc, "tables"), ti, tab) {
-    json_t *cols = json_object_get(tab, "columns"), *col;
-    size_t nc = json_array_size(cols), k, shown = 0;
-    const char **head = calloc(nc + 1, sizeof *head);
-    char *align = calloc(nc + 1, 1);
-    size_t *idx = calloc(nc + 1, sizeof *idx);
-    if (!head || !align || !idx) {
-      free(head); free(align); free(idx);
-      return cli_error(PATRON_NOMEM, "", "out of memory");
-    }
-    json_array_foreach(cols, k, col) {
-      const char *key = json_string_value(json_object_get(col, "key"));
-      const char *type = json_string_value(json_object_get(col, "type"));
-      if (!show_column(tab, key, type)) continue;
-      head[shown] = json_string_value(json_object_get(col, "title"));
-      align[shown] = strcmp(type, "text") == 0 || strcmp(type, "time") == 0 ||
-                     strcmp(type, "bool") == 0 ? 'l' : 'r';
-      idx[shown++] = k;
-    }
+  json_array_foreach(tabs, ti, tab) {
     printf("\n%s\n", json_string_value(json_object_get(tab, "title")));
-    cli_table *t = shown ? cli_table_new(head, align) : NULL;
-    size_t ri;
-    json_t *row;
-    const char *label = nc > 1 ? json_string_value(json_object_get(json_array_get(cols, 1), "key")) : "";
-    json_array_foreach(json_object_get(tab, "rows"), ri, row) {
-      if (!t) break;
-      if (is_total(row, label) && !cli_table_row(t, NULL)) break;
-      char cells[64][128];
-      const char *ptrs[64];
-      for (size_t s = 0; s < shown && s < 64; s++) {
-        json_t *cd = json_array_get(cols, idx[s]);
-        cell_text(row, json_string_value(json_object_get(cd, "key")),
-                  json_string_value(json_object_get(cd, "type")), cells[s], sizeof cells[s]);
-        ptrs[s] = cells[s];
-      }
-      if (!cli_table_row(t, ptrs)) break;
-    }
-    if (t) cli_table_print(t, stdout);
+    if (built[ti]) cli_table_print(built[ti], stdout);
     if (json_array_size(json_object_get(tab, "rows")) == 0) puts("(no rows)");
-    cli_table_free(t);
-    free(head);
-    free(align);
-    free(idx);
+    cli_table_free(built[ti]);
   }
+  free(built);
   const char *key;
   json_t *v;
   if (json_object_size(json_object_get(doc, "definitions"))) puts("\ndefinitions:");
@@ -301,7 +326,10 @@ static const char *col_title(const json_t *tab, const char *key) {
   return key;
 }
 
-/* One SVG chart of the rows whose group key equals group (NULL: all). */
+/* One SVG chart of the rows whose group key equals group (NULL: all).
+** It allocates nothing (the rows charted are at most MAX_CHART_ROWS): a
+** chart is never drawn with bars missing for lack of memory. */
+#define MAX_CHART_ROWS 120
 static void svg_chart(const json_t *tab, const json_t *chart, const char *group) {
   const char *kind = json_string_value(json_object_get(chart, "kind"));
   const char *label = json_string_value(json_object_get(chart, "label"));
@@ -309,25 +337,24 @@ static void svg_chart(const json_t *tab, const json_t *chart, const char *group)
   json_t *series = json_object_get(chart, "series");
   size_t ns = json_array_size(series);
   const json_t *rows = json_object_get(tab, "rows");
-  json_t *pick = json_array();
-  size_t i;
+  json_t *pick[MAX_CHART_ROWS];
+  size_t i, n = 0;
   json_t *row;
   json_array_foreach(rows, i, row) {
     if (is_total(row, label)) continue;
     if (group && gkey && strcmp(group, json_string_value(json_object_get(row, gkey)) ?
                                            json_string_value(json_object_get(row, gkey)) : "") != 0)
       continue;
-    json_array_append(pick, row);
+    if (n < MAX_CHART_ROWS) pick[n] = row;
+    n++;
   }
-  size_t n = json_array_size(pick);
-  if (n == 0 || ns == 0 || n > 120) {
-    if (n > 120) fputs("<p class=\"note\">(too many rows to chart)</p>\n", stdout);
-    json_decref(pick);
+  if (n == 0 || ns == 0 || n > MAX_CHART_ROWS) {
+    if (n > MAX_CHART_ROWS) fputs("<p class=\"note\">(too many rows to chart)</p>\n", stdout);
     return;
   }
   const char *type = col_type(tab, json_string_value(json_array_get(series, 0)));
   double lo = 0, hi = 0;
-  json_array_foreach(pick, i, row)
+  for (i = 0; i < n && (row = pick[i]); i++)
     for (size_t s = 0; s < ns; s++) {
       double v = num(json_object_get(row, json_string_value(json_array_get(series, s))));
       if (v < lo) lo = v;
@@ -355,7 +382,7 @@ static void svg_chart(const json_t *tab, const json_t *chart, const char *group)
   printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"zero\"/>\n", L, Y(0.0),
          W - R, Y(0.0));
   size_t every = n > 24 ? (n + 23) / 24 : 1;
-  json_array_foreach(pick, i, row) {
+  for (i = 0; i < n && (row = pick[i]); i++) {
     double x0 = L + slot * (double)i;
     if (i % every == 0) {
       char t[128];
@@ -381,7 +408,7 @@ static void svg_chart(const json_t *tab, const json_t *chart, const char *group)
   if (strcmp(kind, "line") == 0) {
     for (size_t s = 0; s < ns; s++) {
       printf("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", palette[s % 6]);
-      json_array_foreach(pick, i, row) {
+      for (i = 0; i < n && (row = pick[i]); i++) {
         json_t *v = json_object_get(row, json_string_value(json_array_get(series, s)));
         if (!json_is_integer(v)) continue;
         printf("%.1f,%.1f ", L + slot * ((double)i + 0.5), Y(num(v)));
@@ -400,7 +427,16 @@ static void svg_chart(const json_t *tab, const json_t *chart, const char *group)
   }
   fputs("</svg>\n", stdout);
 #undef Y
-  json_decref(pick);
+}
+
+/* Does a row before row i have g under key? (No set to remember them in:
+** nothing to allocate, so nothing to lose.) */
+static bool seen_before(const json_t *rows, size_t i, const char *key, const char *g) {
+  for (size_t k = 0; k < i; k++) {
+    const char *h = json_string_value(json_object_get(json_array_get(rows, k), key));
+    if (h && strcmp(h, g) == 0) return true;
+  }
+  return false;
 }
 
 static void html_charts(const json_t *tab) {
@@ -413,20 +449,18 @@ static void html_charts(const json_t *tab) {
     fputs("</figure>\n", stdout);
     return;
   }
-  json_t *seen = json_object();
+  const json_t *rows = json_object_get(tab, "rows");
   size_t i;
   json_t *row;
-  json_array_foreach(json_object_get(tab, "rows"), i, row) {
+  json_array_foreach(rows, i, row) {
     const char *g = json_string_value(json_object_get(row, gkey));
-    if (!g || json_object_get(seen, g)) continue;
-    json_object_set_new(seen, g, json_true());
+    if (!g || seen_before(rows, i, gkey, g)) continue;
     fputs("<figure>\n<figcaption>", stdout);
     esc(g);
     fputs("</figcaption>\n", stdout);
     svg_chart(tab, chart, g);
     fputs("</figure>\n", stdout);
   }
-  json_decref(seen);
 }
 
 static void print_html(const json_t *doc) {
@@ -555,11 +589,8 @@ static int run_report(cli *c, int argc, char **argv) {
     return cli_usage(c, "--to expects a date or time (2026-12-01 or "
                         "2026-12-01T00:00:00+02:00), got '%s'", to);
   if ((rc = cli_open(c, true))) return rc;
-  char zone[128];
-  shop_zone(c, zone, sizeof zone);
   patron_report_opts o = {program, 0, 0, by, touch};
-  if (from) parse_when(from, zone, &o.from);
-  if (to) parse_when(to, zone, &o.to);
+  if ((rc = window(c, from, to, &o.from, &o.to))) return rc;
   char *text = NULL;
   if (patron_report_json(c->p, &text, pos[0], &o) != PATRON_OK) return cli_lib_error(c);
   if (f == F_JSON) {
@@ -567,9 +598,9 @@ static int run_report(cli *c, int argc, char **argv) {
     patron_free(text);
     return CLI_EXIT_OK;
   }
-  json_t *doc = cli_parse_json(text);
+  json_t *doc = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!doc) return CLI_EXIT_INTERNAL;
+  if (!doc) return rc;
   if (table) {
     size_t i;
     json_t *tb;
@@ -662,9 +693,9 @@ static int run_nps_record(cli *c, int argc, char **argv) {
   const char *group = sc >= 9 ? "promoter" : sc >= 7 ? "passive" : "detractor";
   json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s}", "customer", customer, "touchpoint", touch,
                         "score", (json_int_t)score, "group", group, "at", at);
-  cli_print_json(j);
+  rc = cli_print_json(j);
   json_decref(j);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_nps_record = {
@@ -715,7 +746,32 @@ static int bar_cb(void *ud, int64_t done, int64_t total) {
   return 0;
 }
 
-static void sim_table(const json_t *doc) {
+/* The totals as a table; the status (nomem: nothing but the error printed). */
+static int sim_table(const json_t *doc) {
+  static const char *const keys[] = {"discount_cents", "shipping_cents", "total_cents",
+                                     "points_earned", "redeem_cents", "liability_cents"};
+  const char *head[] = {"", "discounts", "shipping", "paid", "points issued",
+                        "points redeemed", "liability"};
+  cli_table *t = cli_table_new(head, "lrrrrrr");
+  static const char *const rows[] = {"recorded", "before", "after", "difference"};
+  bool whole = t != NULL;
+  for (int r = 0; whole && r < 4; r++) {
+    if (r == 3 && !(whole = cli_table_row(t, NULL))) break;
+    json_t *f = json_object_get(json_object_get(doc, "totals"), rows[r]);
+    char cells[7][40];
+    const char *p[7] = {rows[r]};
+    for (int k = 0; k < 6; k++) {
+      json_int_t v = json_integer_value(json_object_get(f, keys[k]));
+      if (k == 3) snprintf(cells[k], sizeof cells[k], "%" JSON_INTEGER_FORMAT, v);
+      else money(cells[k], sizeof cells[k], v);
+      p[k + 1] = cells[k];
+    }
+    whole = cli_table_row(t, p);
+  }
+  if (!whole) { /* never a table missing a line */
+    cli_table_free(t);
+    return cli_error(PATRON_NOMEM, "", "out of memory");
+  }
   printf("simulation of %s over %s .. %s: %" JSON_INTEGER_FORMAT " orders, %"
          JSON_INTEGER_FORMAT " re-priced, %" JSON_INTEGER_FORMAT " changed, %"
          JSON_INTEGER_FORMAT " failed (%s)\n\n",
@@ -727,27 +783,9 @@ static void sim_table(const json_t *doc) {
          json_integer_value(json_object_get(doc, "changed")),
          json_integer_value(json_object_get(doc, "failed")),
          json_string_value(json_object_get(doc, "currency")));
-  static const char *const keys[] = {"discount_cents", "shipping_cents", "total_cents",
-                                     "points_earned", "redeem_cents", "liability_cents"};
-  const char *head[] = {"", "discounts", "shipping", "paid", "points issued",
-                        "points redeemed", "liability"};
-  cli_table *t = cli_table_new(head, "lrrrrrr");
-  static const char *const rows[] = {"recorded", "before", "after", "difference"};
-  for (int r = 0; t && r < 4; r++) {
-    if (r == 3) cli_table_row(t, NULL);
-    json_t *f = json_object_get(json_object_get(doc, "totals"), rows[r]);
-    char cells[7][40];
-    const char *p[7] = {rows[r]};
-    for (int k = 0; k < 6; k++) {
-      json_int_t v = json_integer_value(json_object_get(f, keys[k]));
-      if (k == 3) snprintf(cells[k], sizeof cells[k], "%" JSON_INTEGER_FORMAT, v);
-      else money(cells[k], sizeof cells[k], v);
-      p[k + 1] = cells[k];
-    }
-    cli_table_row(t, p);
-  }
-  if (t) cli_table_print(t, stdout);
+  cli_table_print(t, stdout);
   cli_table_free(t);
+  return CLI_EXIT_OK;
 }
 
 static int run_simulate(cli *c, int argc, char **argv) {
@@ -773,11 +811,8 @@ static int run_simulate(cli *c, int argc, char **argv) {
   if (to && patron_time_parse(&t, to) != PATRON_OK)
     return cli_usage(c, "--to expects a date or time, got '%s'", to);
   if ((rc = cli_open(c, true))) return rc;
-  char zone[128];
-  shop_zone(c, zone, sizeof zone);
   int64_t f = 0, e = 0;
-  if (from) parse_when(from, zone, &f);
-  if (to) parse_when(to, zone, &e);
+  if ((rc = window(c, from, to, &f, &e))) return rc;
   bar b = {0, false};
   char *text = NULL;
   rc = patron_simulate(c->p, &text, config, f, e, c->tty_err ? bar_cb : NULL, &b);
@@ -791,12 +826,12 @@ static int run_simulate(cli *c, int argc, char **argv) {
     patron_free(text);
     return CLI_EXIT_OK;
   }
-  json_t *doc = cli_parse_json(text);
+  json_t *doc = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!doc) return CLI_EXIT_INTERNAL;
-  sim_table(doc);
+  if (!doc) return rc;
+  rc = sim_table(doc);
   json_decref(doc);
-  return CLI_EXIT_OK;
+  return rc;
 }
 
 const cli_cmd cli_cmd_simulate = {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "script.h"
 
 /* Reads a whole file; NULL with errno on failure (caller frees). */
@@ -63,14 +64,32 @@ static int add_param(cli *c, json_t *params, const char *kv) {
   if ((size_t)(eq - kv) >= sizeof key) return cli_usage(c, "--param: key too long");
   memcpy(key, kv, (size_t)(eq - kv));
   key[eq - kv] = 0;
-  json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+  bool oom = false;
+  json_t *v = pt_json_loads(eq + 1, JSON_DECODE_ANY, NULL, &oom);
+  if (oom) return cli_error(PATRON_NOMEM, "", "out of memory"); /* not text: unknown */
   if (!v || json_is_null(v)) {
     json_decref(v);
     v = json_string(eq + 1);
+    if (!v && pt_utf8_valid(eq + 1)) return cli_error(PATRON_NOMEM, "", "out of memory");
   }
   if (!v) return cli_usage(c, "--param %s: the value is not valid UTF-8", key);
-  json_object_set_new(params, key, v);
+  if (json_object_set_new(params, key, v)) return cli_error(PATRON_NOMEM, "", "out of memory");
   return -1;
+}
+
+/* json_load_file, with pt_json_loadb's rule (json.c): a load during which
+** an allocation failed is thrown away and said to be out of memory. */
+static json_t *load_file(const char *path, json_error_t *je, bool *oom) {
+  int saved = errno;
+  errno = 0;
+  json_t *j = json_load_file(path, 0, je);
+  *oom = errno == ENOMEM;
+  errno = saved;
+  if (*oom) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
 }
 
 static int run_rules_test(cli *c, int argc, char **argv) {
@@ -109,13 +128,16 @@ static int run_rules_test(cli *c, int argc, char **argv) {
   }
   size_t len;
   if (!(cart = slurp(cart_path, &len))) {
-    rc = cli_error(PATRON_IO, "", "cannot read %s: %s", cart_path, strerror(errno));
+    rc = cli_error(errno == ENOMEM ? PATRON_NOMEM : PATRON_IO, "", "cannot read %s: %s",
+                   cart_path, strerror(errno));
     goto done;
   }
   if (cust_path) {
     json_error_t je;
-    if (!(customer = json_load_file(cust_path, 0, &je))) {
-      rc = cli_error(PATRON_INVALID_JSON, "", "%s:%d: %s", cust_path, je.line, je.text);
+    bool oom;
+    if (!(customer = load_file(cust_path, &je, &oom))) {
+      rc = oom ? cli_error(PATRON_NOMEM, "", "out of memory")
+               : cli_error(PATRON_INVALID_JSON, "", "%s:%d: %s", cust_path, je.line, je.text);
       goto done;
     }
   }
@@ -137,8 +159,8 @@ static int run_rules_test(cli *c, int argc, char **argv) {
     rc = cli_lib_error(c);
     goto done;
   }
-  cli_print_json_pretty(out);
-  rc = json_is_true(json_object_get(out, "ok")) ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+  if (!(rc = cli_print_json_pretty(out)))
+    rc = json_is_true(json_object_get(out, "ok")) ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
 done:
   free(rest);
   free(cart);
@@ -194,6 +216,10 @@ static int run_rules_check(cli *c, int argc, char **argv) {
   for (int i = 0; i < npos; i++) {
     size_t len;
     char *src = slurp(pos[i], &len);
+    if (!src && errno == ENOMEM) { /* not a problem of the file */
+      free(pos);
+      return cli_error(PATRON_NOMEM, "", "out of memory");
+    }
     if (!src) {
       printf("%s: cannot read: %s\n", pos[i], strerror(errno));
       rc = CLI_EXIT_REFUSED;
@@ -262,10 +288,11 @@ static int run_report_budgets(cli *c, int argc, char **argv) {
   if ((rc = cli_open(c, true))) return rc;
   json_t *arr = NULL;
   if (pt_rules_budgets(c->p, &arr) != PATRON_OK) return cli_lib_error(c);
+  if (!arr) return cli_error(PATRON_NOMEM, "", "out of memory"); /* not "no plugins" */
   if (f == F_JSON) {
-    cli_print_json(arr);
+    rc = cli_print_json(arr);
     json_decref(arr);
-    return CLI_EXIT_OK;
+    return rc;
   }
   static const char *const head[] = {"plugin", "active", "budget_cents", "spent_cents",
                                      "left_cents", "budget_points", "spent_points",
@@ -295,7 +322,11 @@ static int run_report_budgets(cli *c, int argc, char **argv) {
     for (int k = 2; k < NCOL; k++) cell(cells[k], sizeof cells[k], json_object_get(o, keys[k]));
     for (int k = 0; k < NCOL; k++) row[k] = cells[k];
     if (t) {
-      cli_table_row(t, row);
+      if (!cli_table_row(t, row)) { /* never a table without a plugin */
+        cli_table_free(t);
+        json_decref(arr);
+        return cli_error(PATRON_NOMEM, "", "out of memory");
+      }
     } else {
       for (int k = 0; k < NCOL; k++)
         printf("%s%s", k ? "," : "", strcmp(row[k], "-") == 0 ? "" : row[k]);

@@ -76,18 +76,16 @@ static int run_plans(cli *c, int argc, char **argv) {
     rc = print_result(c, PATRON_OK, text);
     goto done;
   }
-  json_t *arr = cli_parse_json(text);
+  json_t *arr = cli_parse_json(text, &rc);
   patron_free(text);
-  if (!arr) {
-    rc = CLI_EXIT_INTERNAL;
-    goto done;
-  }
+  if (!arr) goto done;
   const char *head[] = {"plan", "price", "every", "trial", "program", "saving"};
   cli_table *t = cli_table_new(head, "lrlrll");
   size_t i;
   json_t *pl;
-  rc = CLI_EXIT_OK;
+  rc = t ? CLI_EXIT_OK : cli_error(PATRON_NOMEM, "", "out of memory");
   json_array_foreach(arr, i, pl) {
+    if (rc) break;
     char price[32], every[48], trial[24];
     money(price, sizeof price, json_integer_value(json_object_get(pl, "price_cents")));
     json_int_t n = json_integer_value(json_object_get(pl, "count"));
@@ -100,7 +98,7 @@ static int run_plans(cli *c, int argc, char **argv) {
     const char *saving = json_string_value(json_object_get(json_object_get(pl, "saving"), "text"));
     const char *row[] = {json_string_value(json_object_get(pl, "name")), price, every,
                          trial, prog ? prog : "", saving ? saving : ""};
-    if (!t || !cli_table_row(t, row)) {
+    if (!cli_table_row(t, row)) {
       rc = cli_error(PATRON_NOMEM, "", "out of memory");
       break;
     }

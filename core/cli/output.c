@@ -10,26 +10,33 @@
 #include <string.h>
 #include <time.h>
 
-void cli_print_json(const json_t *j) {
-  char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-  if (s) {
-    puts(s);
-    free(s);
-  }
+#include "json.h"
+
+static int print_json(const json_t *j, size_t flags) {
+  /* j NULL: building it ran out of memory; a dump is whole or NULL */
+  char *s = j ? pt_json_dumps(j, flags) : NULL;
+  if (!s) return cli_error(PATRON_NOMEM, "", "out of memory");
+  puts(s);
+  free(s);
+  return CLI_EXIT_OK;
 }
 
-void cli_print_json_pretty(const json_t *j) {
-  char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-  if (s) {
-    puts(s);
-    free(s);
-  }
+int cli_print_json(const json_t *j) {
+  return print_json(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 }
 
-json_t *cli_parse_json(const char *text) {
+int cli_print_json_pretty(const json_t *j) {
+  return print_json(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+}
+
+json_t *cli_parse_json(const char *text, int *status) {
   json_error_t err;
-  json_t *j = json_loads(text ? text : "", JSON_DECODE_ANY, &err);
-  if (!j) cli_error(PATRON_INTERNAL, "", "patron returned malformed JSON: %s", err.text);
+  bool oom = false;
+  json_t *j = pt_json_loads(text ? text : "", JSON_DECODE_ANY, &err, &oom);
+  *status = CLI_EXIT_OK;
+  if (!j && oom) *status = cli_error(PATRON_NOMEM, "", "out of memory");
+  else if (!j)
+    *status = cli_error(PATRON_INTERNAL, "", "patron returned malformed JSON: %s", err.text);
   return j;
 }
 

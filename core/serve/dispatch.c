@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h" /* pt_json_dumps: never a text cut short by a failed write */
+
 #define MAX_ACK_IDS 10000     /* events.ack */
 #define MAX_REFUND_LINES 1000 /* refund: as many as a cart may have */
 
@@ -91,6 +93,13 @@ void sv_fail(sv_reply *r, const char *code, unsigned status, const char *path,
   r->message = dup_str(msg);
   r->path = path && *path ? dup_str(path) : NULL;
   if (r->path) clean_utf8(r->path);
+  if (!r->message || (path && *path && !r->path)) {
+    /* not the error it was: a client must not act on a half-told one */
+    free(r->path);
+    r->path = NULL;
+    r->code = patron_code_name(PATRON_NOMEM);
+    r->status = sv_status_for(PATRON_NOMEM);
+  }
 }
 
 unsigned sv_status_for(int code) {
@@ -129,23 +138,24 @@ json_t *sv_error_object(const sv_reply *r) {
   return e;
 }
 
-static void nomem(sv_reply *r) {
-  sv_fail(r, patron_code_name(PATRON_NOMEM), 500, NULL, "out of memory");
+void sv_nomem(sv_reply *r) {
+  sv_fail(r, patron_code_name(PATRON_NOMEM), sv_status_for(PATRON_NOMEM), NULL,
+          "out of memory");
 }
 
 /* Success with text returned by patron (released here). */
 static void ok_patron_text(sv_reply *r, char *text) {
   r->body = dup_str(text ? text : "null");
   patron_free(text);
-  if (!r->body) return nomem(r);
+  if (!r->body) return sv_nomem(r);
   r->status = 200;
 }
 
-/* Success with j (stolen). */
+/* Success with j (stolen; NULL: building it ran out of memory). */
 static void ok_json(sv_reply *r, json_t *j) {
-  r->body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
+  r->body = pt_json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
   json_decref(j);
-  if (!r->body) return nomem(r);
+  if (!r->body) return sv_nomem(r);
   r->status = 200;
 }
 
@@ -227,8 +237,9 @@ static void run_cart(patron *p, json_t *a, const char *cart_text, sv_reply *r, c
   if (!cart_text) {
     json_t *cart = json_object_get(a, "cart");
     if (!cart || json_is_null(cart)) return bad_field(r, "cart", "a cart object", NULL);
-    dumped = json_dumps(cart, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    if (!dumped) return nomem(r);
+    /* a text cut short by a failed write would be refused as a bad cart */
+    dumped = pt_json_dumps(cart, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (!dumped) return sv_nomem(r);
     cart_text = dumped;
   }
   if (fn(p, &out, cart_text) == PATRON_OK) ok_patron_text(r, out);
@@ -257,7 +268,7 @@ static void op_refund(patron *p, json_t *a, const char *unused, sv_reply *r) {
                      "lines has %zu entries; at most %d are allowed", n, MAX_REFUND_LINES);
   }
   patron_refund_line *rl = calloc(n + 1, sizeof *rl);
-  if (!rl) return nomem(r);
+  if (!rl) return sv_nomem(r);
   for (size_t i = 0; i < n; i++) {
     json_t *l = json_array_get(lines, i);
     char key[48];
@@ -384,7 +395,7 @@ static void op_events_ack(patron *p, json_t *a, const char *unused, sv_reply *r)
     return sv_fail(r, patron_code_name(PATRON_INVALID_INPUT), 400, "ids",
                    "ids has %zu entries; at most %d are allowed", n, MAX_ACK_IDS);
   int64_t *v = malloc(n * sizeof *v);
-  if (!v) return nomem(r);
+  if (!v) return sv_nomem(r);
   for (size_t i = 0; i < n; i++) {
     json_t *id = json_array_get(ids, i);
     if (!json_is_integer(id) || json_integer_value(id) <= 0) {
@@ -552,7 +563,7 @@ void sv_dispatch(patron *p, const char *op, json_t *args, const char *cart_text,
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
     if (strcmp(ops[i].name, op) == 0) {
       ops[i].fn(p, args, cart_text, r);
-      if (!r->body && !r->code) nomem(r); /* every path sets one; be safe */
+      if (!r->body && !r->code) sv_nomem(r); /* every path sets one; be safe */
       return;
     }
   sv_fail(r, patron_code_name(PATRON_INVALID_INPUT), 400, "op",

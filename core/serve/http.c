@@ -34,6 +34,8 @@
 
 #include <microhttpd.h>
 
+#include "json.h"
+
 #define MAX_HEADER_BYTES (16 * 1024) /* names + values; 431 beyond */
 #define MAX_PATH_BYTES 1024          /* 414-like: refused as not_found */
 #define MAX_SEGMENTS 8
@@ -65,6 +67,7 @@ typedef struct request {
   size_t len, cap;
   size_t discarded;     /* bytes dropped past max_body */
   bool too_large;
+  bool oom;             /* the body could not be kept: answered nomem */
   unsigned status;      /* sent, for the access log; 0: none */
   const struct route *route;
   char method[12];
@@ -167,6 +170,22 @@ static const route *find_route(const char *method, const char *path, char *allow
   return NULL;
 }
 
+/* Sets args[key] = text, or *rep: invalid_input when text is not UTF-8
+** (what), nomem when it is and jansson still could not take it. */
+static bool put_text(json_t *args, const char *key, const char *text, sv_reply *rep,
+                     const char *what) {
+  if (!pt_utf8_valid(text)) {
+    sv_fail(rep, patron_code_name(PATRON_INVALID_INPUT), 400, key, "%s%s is not valid UTF-8",
+            key, what);
+    return false;
+  }
+  if (json_object_set_new(args, key, json_string(text)) != 0) {
+    sv_nomem(rep);
+    return false;
+  }
+  return true;
+}
+
 /* Copies the captured path segments of r from path into args. */
 static bool add_captures(const route *r, const char *path, json_t *args, sv_reply *rep) {
   segs pat, url;
@@ -174,14 +193,10 @@ static bool add_captures(const route *r, const char *path, json_t *args, sv_repl
   split(path, &url);
   for (size_t i = 0; i < pat.n; i++) {
     if (pat.s[i][0] != '{') continue;
-    char key[32];
+    char key[32], seg[MAX_PATH_BYTES + 1]; /* find_route capped the path */
     snprintf(key, sizeof key, "%.*s", (int)pat.len[i] - 2, pat.s[i] + 1);
-    json_t *v = json_stringn(url.s[i], url.len[i]);
-    if (!v || json_object_set_new(args, key, v) != 0) {
-      sv_fail(rep, patron_code_name(PATRON_INVALID_INPUT), 400, key,
-              "%s in the path is not valid UTF-8", key);
-      return false;
-    }
+    snprintf(seg, sizeof seg, "%.*s", (int)url.len[i], url.s[i]);
+    if (!put_text(args, key, seg, rep, " in the path")) return false;
   }
   return true;
 }
@@ -198,23 +213,20 @@ static bool add_query(const route *r, struct MHD_Connection *c, json_t *args, sv
     q += n + (q[n] == ' ');
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
     if (!v) continue;
-    json_t *jv;
-    if (strcmp(key, "limit") == 0) {
-      char *end = NULL;
-      errno = 0;
-      long long x = strtoll(v, &end, 10);
-      if (!*v || *end || errno || x <= 0 || x > 10000) {
-        sv_fail(rep, patron_code_name(PATRON_INVALID_INPUT), 400, key,
-                "limit must be an integer between 1 and 10000, got '%.32s'", v);
-        return false;
-      }
-      jv = json_integer(x);
-    } else {
-      jv = json_string(v);
+    if (strcmp(key, "limit") != 0) {
+      if (!put_text(args, key, v, rep, "")) return false;
+      continue;
     }
-    if (!jv || json_object_set_new(args, key, jv) != 0) {
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x <= 0 || x > 10000) {
       sv_fail(rep, patron_code_name(PATRON_INVALID_INPUT), 400, key,
-              "%s is not valid UTF-8", key);
+              "limit must be an integer between 1 and 10000, got '%.32s'", v);
+      return false;
+    }
+    if (json_object_set_new(args, key, json_integer(x)) != 0) {
+      sv_nomem(rep);
       return false;
     }
   }
@@ -304,9 +316,12 @@ static enum MHD_Result answer(server *s, struct MHD_Connection *c, request *rq,
   if (!body) {
     json_t *e = sv_error_object(r);
     json_t *o = e ? json_pack("{s:o}", "error", e) : NULL;
-    body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    body = o ? pt_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!body) body = strdup("{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}");
+    if (!body) { /* the error could not be told: say nomem, with its status */
+      body = strdup("{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}");
+      status = sv_status_for(PATRON_NOMEM);
+    }
     if (!body) return MHD_NO;
   }
   struct MHD_Response *resp =
@@ -369,7 +384,9 @@ static void run_request(server *s, struct MHD_Connection *c, request *rq, const 
     cart = rq->body ? rq->body : "";
   } else if (strcmp(rt->method, "POST") == 0 && rq->len > 0) {
     json_error_t je;
-    args = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je);
+    bool oom = false;
+    args = pt_json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je, &oom);
+    if (!args && oom) return sv_nomem(r); /* the body may well be fine: never 400 */
     if (!args) {
       sv_fail(r, patron_code_name(PATRON_INVALID_JSON), 400, NULL,
               "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
@@ -384,10 +401,7 @@ static void run_request(server *s, struct MHD_Connection *c, request *rq, const 
   } else {
     args = json_object();
   }
-  if (!args) {
-    sv_fail(r, patron_code_name(PATRON_NOMEM), 500, NULL, "out of memory");
-    return;
-  }
+  if (!args) return sv_nomem(r);
   if (add_captures(rt, url, args, r) && add_query(rt, c, args, r)) {
     if (strcmp(rt->op, "ping") == 0) {
       sv_dispatch(NULL, rt->op, args, NULL, r); /* no handle needed */
@@ -426,7 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size) { /* a piece of the body */
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (rq->status) return MHD_YES; /* already answered: drop the body */
+    if (rq->status || rq->oom) return MHD_YES; /* answered, or to be: drop the body */
     if (rq->too_large || rq->len + n > s->cfg->max_body) {
       /* chunked (no Content-Length): read on, keep nothing, answer 413 at
       ** the end; a client that keeps sending is cut off */
@@ -441,7 +455,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       size_t nc = rq->cap ? rq->cap : 4096;
       while (nc < rq->len + n + 1) nc *= 2;
       char *nb = realloc(rq->body, nc);
-      if (!nb) return MHD_NO;
+      if (!nb) { /* read on, keep nothing, answer nomem at the end */
+        rq->oom = true;
+        free(rq->body);
+        rq->body = NULL;
+        rq->len = rq->cap = 0;
+        return MHD_YES;
+      }
       rq->body = nb;
       rq->cap = nc;
     }
@@ -453,6 +473,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (rq->status) return MHD_YES; /* answered early */
   if (rq->too_large)
     sv_fail(&r, SV_TOO_LARGE, 413, NULL, "request body over %zu bytes", s->cfg->max_body);
+  else if (rq->oom)
+    sv_nomem(&r);
   else
     run_request(s, c, rq, url, &r);
   enum MHD_Result ret = answer(s, c, rq, &r, NULL);

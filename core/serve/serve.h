@@ -2,7 +2,9 @@
 ** serve.h -- what the files of the protocol server share. One JSON
 ** contract, two transports: dispatch.c turns an operation name and its
 ** arguments (a JSON object) into a result or an error object using only
-** the public patron.h; stdio.c speaks it as JSON lines over stdin/stdout;
+** the public patron.h (and json.h's pt_json_* for every JSON parse and
+** dump: jansson 2.14 hides some allocation failures, see json.c);
+** stdio.c speaks it as JSON lines over stdin/stdout;
 ** http.c speaks it over HTTP with libmicrohttpd (routes, status codes,
 ** token, limits, per-thread engine handles, draining on SIGTERM).
 ** The `patron serve` command (core/cli/cmd_serve.c) parses the options and
@@ -50,11 +52,16 @@ typedef struct sv_reply {
 void sv_dispatch(patron *p, const char *op, json_t *args, const char *cart_text,
                  sv_reply *r);
 
-/* Sets *r to an error (replacing what it held). fmt is printf-style. */
+/* Sets *r to an error (replacing what it held). fmt is printf-style. When
+** the message cannot be kept (out of memory), *r is nomem instead. */
 void sv_fail(sv_reply *r, const char *code, unsigned status, const char *path,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Sets *r to the handle's current error, with its HTTP status. */
 void sv_fail_lib(sv_reply *r, patron *p);
+/* Sets *r to nomem (500): the server ran out of memory, never the client's
+** fault (a request that could not be parsed for lack of memory is not
+** malformed). */
+void sv_nomem(sv_reply *r);
 /* The error of *r as the contract's error object (the value of "error":
 ** {"code","message"[,"path"]}); NULL on out of memory. Caller decrefs. */
 json_t *sv_error_object(const sv_reply *r);

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 /* Set by SIGTERM/SIGINT: finish the current request, then stop. */
 static volatile sig_atomic_t stop_requested;
 
@@ -26,14 +28,15 @@ static void on_stop(int sig) {
   stop_requested = 1;
 }
 
-typedef enum { LINE_OK, LINE_TOO_LONG, LINE_EOF, LINE_ERROR } line_status;
+typedef enum { LINE_OK, LINE_TOO_LONG, LINE_NOMEM, LINE_EOF, LINE_ERROR } line_status;
 
 /* Reads one line (without its '\n') into *buf, growing it up to max
-** bytes; a longer line is read to its end and dropped (LINE_TOO_LONG).
-** A last line without '\n' counts. */
+** bytes; a longer line is read to its end and dropped (LINE_TOO_LONG), and
+** so is one the buffer could not grow for (LINE_NOMEM). A last line
+** without '\n' counts. */
 static line_status read_line(FILE *in, char **buf, size_t *cap, size_t *len, size_t max) {
   size_t n = 0;
-  bool too_long = false, any = false;
+  bool too_long = false, oom = false, any = false;
   for (;;) {
     int ch = getc(in);
     if (ch == EOF) {
@@ -43,7 +46,7 @@ static line_status read_line(FILE *in, char **buf, size_t *cap, size_t *len, siz
     }
     any = true;
     if (ch == '\n') break;
-    if (too_long) continue;
+    if (too_long || oom) continue;
     if (n >= max) {
       too_long = true;
       continue;
@@ -52,8 +55,8 @@ static line_status read_line(FILE *in, char **buf, size_t *cap, size_t *len, siz
       size_t nc = *cap ? *cap * 2 : 4096;
       if (nc > max + 1) nc = max + 1;
       char *nb = realloc(*buf, nc);
-      if (!nb) { /* treat as too long: the line is dropped, the loop goes on */
-        too_long = true;
+      if (!nb) { /* the line is dropped and answered nomem; the loop goes on */
+        oom = true;
         continue;
       }
       *buf = nb;
@@ -62,9 +65,10 @@ static line_status read_line(FILE *in, char **buf, size_t *cap, size_t *len, siz
     (*buf)[n++] = (char)ch;
   }
   if (too_long) return LINE_TOO_LONG;
-  if (!*buf) { /* an empty line before any allocation */
-    if (!(*buf = malloc(1))) return LINE_ERROR;
-    *cap = 1;
+  if (oom) return LINE_NOMEM;
+  if (!*buf) { /* an empty line before any allocation: blank, nothing to keep */
+    *len = 0;
+    return LINE_OK;
   }
   (*buf)[n] = 0;
   *len = n;
@@ -77,22 +81,22 @@ static bool blank(const char *s, size_t n) {
   return true;
 }
 
-/* Writes the response line for id (borrowed; NULL: null) and *r. */
-static bool respond(FILE *out, json_t *id, const sv_reply *r) {
-  char *ids = id ? json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-  const char *idtext = ids ? ids : "null";
+/* Writes the response line for the id (its JSON text; NULL: null) and *r.
+** An error object that cannot be made says nomem instead: the line is
+** always whole JSON. */
+static bool respond(FILE *out, const char *idtext, const sv_reply *r) {
+  if (!idtext) idtext = "null";
   bool ok;
   if (r->body) {
     ok = fprintf(out, "{\"id\":%s,\"ok\":true,\"result\":%s}\n", idtext, r->body) > 0;
   } else {
     json_t *e = sv_error_object(r);
-    char *et = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *et = e ? pt_json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     ok = fprintf(out, "{\"id\":%s,\"ok\":false,\"error\":%s}\n", idtext,
                  et ? et : "{\"code\":\"nomem\",\"message\":\"out of memory\"}") > 0;
     free(et);
     json_decref(e);
   }
-  free(ids);
   return fflush(out) == 0 && ok;
 }
 
@@ -100,9 +104,12 @@ static bool respond(FILE *out, json_t *id, const sv_reply *r) {
 static bool one_request(patron *p, FILE *out, const char *line, size_t len) {
   sv_reply r = {0};
   json_error_t je;
-  json_t *id = NULL;
-  json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-  if (!req) {
+  char *id = NULL; /* the id's JSON text, echoed */
+  bool oom = false;
+  json_t *req = pt_json_loadb(line, len, JSON_REJECT_DUPLICATES, &je, &oom);
+  if (!req && oom) {
+    sv_nomem(&r); /* the line may well be fine: never invalid_json */
+  } else if (!req) {
     sv_fail(&r, patron_code_name(PATRON_INVALID_JSON), 400, NULL,
             "malformed JSON at column %d: %s", je.column, je.text);
   } else if (!json_is_object(req)) {
@@ -114,8 +121,11 @@ static bool one_request(patron *p, FILE *out, const char *line, size_t len) {
     if (!v || !(json_is_integer(v) || json_is_string(v))) {
       sv_fail(&r, patron_code_name(PATRON_INVALID_INPUT), 400, "id",
               "id is required: an integer or a string, echoed in the response");
+    } else if (!(id = pt_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY))) {
+      /* made before the op runs: a commit is never done and then
+      ** answered with an id lost on the way */
+      sv_nomem(&r);
     } else {
-      id = v;
       if (!json_is_string(op))
         sv_fail(&r, patron_code_name(PATRON_INVALID_INPUT), 400, "op",
                 "op is required: a string such as \"quote\"");
@@ -125,7 +135,8 @@ static bool one_request(patron *p, FILE *out, const char *line, size_t len) {
   }
   bool ok = respond(out, id, &r);
   sv_reply_free(&r);
-  json_decref(req); /* id is borrowed from req */
+  free(id);
+  json_decref(req);
   return ok;
 }
 
@@ -151,9 +162,10 @@ int serve_stdio(patron *p, FILE *in, FILE *out, size_t max_line) {
       break;
     }
     bool ok;
-    if (st == LINE_TOO_LONG) {
+    if (st == LINE_TOO_LONG || st == LINE_NOMEM) {
       sv_reply r = {0};
-      sv_fail(&r, SV_TOO_LARGE, 413, NULL, "request line is over %zu bytes", max_line);
+      if (st == LINE_NOMEM) sv_nomem(&r);
+      else sv_fail(&r, SV_TOO_LARGE, 413, NULL, "request line is over %zu bytes", max_line);
       ok = respond(out, NULL, &r);
       sv_reply_free(&r);
     } else if (blank(buf, len)) {
