@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "ledger.h"
 #include "subs.h"
 
@@ -67,9 +68,9 @@ static int load_attempt(patron *p, attempt *a, const char *id) {
   memset(a, 0, sizeof *a);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ATTEMPT_GET);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  pt_bind_text(st, 1, id);
+  int r = pt_row(p, st, "read charge attempt");
+  if (r > 0) {
     pt_col_text(st, 0, a->id, sizeof a->id);
     pt_col_text(st, 1, a->sub, sizeof a->sub);
     pt_col_text(st, 2, a->plan, sizeof a->plan);
@@ -84,14 +85,15 @@ static int load_attempt(patron *p, attempt *a, const char *id) {
     a->requested_at = sqlite3_column_int64(st, 11);
     pt_col_text(st, 12, a->outcome, sizeof a->outcome);
     pt_col_text(st, 13, a->reason, sizeof a->reason);
-    const unsigned char *r = sqlite3_column_text(st, 14);
-    if (r && !(a->result = pt_strdup((const char *)r))) rc = SQLITE_NOMEM;
+    bool null = sqlite3_column_type(st, 14) == SQLITE_NULL;
+    const unsigned char *res = sqlite3_column_text(st, 14);
+    if (!null && !(a->result = pt_strdup((const char *)res))) r = -2;
   }
   pt_stmt_done(st);
-  if (rc == SQLITE_DONE)
+  if (r == -1) return p->code;
+  if (r == -2) return pt_err(p, PATRON_NOMEM, "out of memory");
+  if (r == 0)
     return pt_err_path(p, PATRON_NOT_FOUND, "attempt", "no charge attempt '%s'", id);
-  if (rc == SQLITE_NOMEM) return pt_err(p, PATRON_NOMEM, "out of memory");
-  if (rc != SQLITE_ROW) return pt_err_sqlite(p, rc, "read charge attempt");
   return PATRON_OK;
 }
 
@@ -99,14 +101,14 @@ static int load_attempt(patron *p, attempt *a, const char *id) {
 static int last_attempt(patron *p, const pt_sub *s, attempt *a) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ATTEMPT_LAST);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, s->id);
   char id[37] = "";
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) pt_col_text(st, 0, id, sizeof id);
+  int r = pt_row(p, st, "find last charge attempt");
+  if (r > 0) pt_col_text(st, 0, id, sizeof id);
   pt_stmt_done(st);
-  if (rc == SQLITE_DONE)
+  if (r < 0) return p->code;
+  if (r == 0)
     return pt_err(p, PATRON_INTERNAL, "subscription %s has no charge to retry", s->id);
-  if (rc != SQLITE_ROW) return pt_err_sqlite(p, rc, "find last charge attempt");
   return load_attempt(p, a, id);
 }
 
@@ -142,12 +144,13 @@ static json_t *method_brief(patron *p, const pt_sub *s) {
   if (!st) return NULL;
   sqlite3_bind_int64(st, 1, s->payment_method);
   json_t *j = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW)
+  int r = pt_row(p, st, "read payment method");
+  if (r > 0)
     j = json_pack("{s:s, s:s, s:s}", "token", (const char *)sqlite3_column_text(st, 0),
                   "brand", (const char *)sqlite3_column_text(st, 1), "last4",
                   (const char *)sqlite3_column_text(st, 2));
   pt_stmt_done(st);
-  return j ? j : json_null();
+  return r == 0 ? json_null() : j; /* NULL: the read or the object failed */
 }
 
 int pt_sub_request_charge(patron *p, const pt_config *c, pt_sub *s, int64_t now,
@@ -167,13 +170,14 @@ int pt_sub_request_charge(patron *p, const pt_config *c, pt_sub *s, int64_t now,
   }
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ATTEMPT_SEQ);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, s->id);
   sqlite3_bind_int64(st, 2, start);
   int64_t seq = 1;
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
+  int r = pt_row(p, st, "count charge attempts");
+  if (r > 0) seq = sqlite3_column_int64(st, 0) + 1;
   pt_stmt_done(st);
-  if (src != SQLITE_ROW) return pt_err_sqlite(p, src, "count charge attempts");
+  if (r < 0) return p->code;
+  if (r == 0) return pt_err(p, PATRON_INTERNAL, "count charge attempts: no row");
   attempt a = {.seq = seq, .period_no = period_no, .period_start = start,
                .period_end = end, .amount = amount, .requested_at = now,
                .is_retry = strcmp(kind, "retry") == 0};
@@ -186,13 +190,13 @@ int pt_sub_request_charge(patron *p, const pt_config *c, pt_sub *s, int64_t now,
   snprintf(a.kind, sizeof a.kind, "%s", kind);
   snprintf(a.key, sizeof a.key, "%s:%s:%lld", s->id, when, (long long)seq);
   if (!(st = pt_stmt(p, PT_SQL_ATTEMPT_INSERT))) return p->code;
-  sqlite3_bind_text(st, 1, a.id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, s->id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, s->customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 4, a.plan, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 5, a.key, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, a.id);
+  pt_bind_text(st, 2, s->id);
+  pt_bind_text(st, 3, s->customer);
+  pt_bind_text(st, 4, a.plan);
+  pt_bind_text(st, 5, a.key);
   sqlite3_bind_int64(st, 6, seq);
-  sqlite3_bind_text(st, 7, kind, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 7, kind);
   sqlite3_bind_int(st, 8, a.is_retry);
   sqlite3_bind_int64(st, 9, period_no);
   sqlite3_bind_int64(st, 10, start);
@@ -261,10 +265,15 @@ static int on_success(patron *p, const pt_config *c, pt_sub *s, const attempt *a
   if (is(s, "canceled") || is(s, "expired")) {
     json_t *d = json_pack("{s:s, s:I, s:s}", "attempt", a->id, "amount_cents",
                           (json_int_t)a->amount, "currency", c->currency);
-    if ((rc = pt_sub_history(p, s, now, prev, "refund_due", -1, json_deep_copy(d))))
+    if ((rc = pt_sub_history(p, s, now, prev, "refund_due", -1, json_deep_copy(d)))) {
+      json_decref(d);
       return rc;
-    json_object_set_new(d, "reason", json_string("the charge succeeded after the "
-                                                  "subscription ended"));
+    }
+    if (json_object_set_new(d, "reason", json_string("the charge succeeded after the "
+                                                      "subscription ended"))) {
+      json_decref(d);
+      return pt_err(p, PATRON_NOMEM, "out of memory");
+    }
     return pt_sub_event(p, s, "refund_due", now, d);
   }
   bool dunning = is(s, "past_due") || is(s, "suspended");
@@ -365,11 +374,12 @@ static int on_failure(patron *p, const pt_config *c, pt_sub *s, const attempt *a
     }
   }
   json_t *ev = notice(c, s, "failed", final_at);
-  if (ev) {
-    json_object_set_new(ev, "attempt", json_string(a->id));
-    json_object_set_new(ev, "attempt_number", json_integer(a->seq));
-    json_object_set_new(ev, "amount_cents", json_integer(a->amount));
-    json_object_set_new(ev, "currency", json_string(c->currency));
+  if (ev && (json_object_set_new(ev, "attempt", json_string(a->id)) ||
+             json_object_set_new(ev, "attempt_number", json_integer(a->seq)) ||
+             json_object_set_new(ev, "amount_cents", json_integer(a->amount)) ||
+             json_object_set_new(ev, "currency", json_string(c->currency)))) {
+    json_decref(ev);
+    ev = NULL; /* pt_sub_event: out of memory */
   }
   return pt_sub_event(p, s, "dunning_notice", now, ev);
 }
@@ -433,7 +443,7 @@ int patron_sub_charge_result(patron *p, char **out, const char *attempt_id, int 
     goto fail;
   res = json_pack("{s:o, s:o}", "attempt", attempt_json(&a), "subscription",
                   pt_sub_json(p, c, &s));
-  if (!res || !(text = json_dumps(res, JSON_COMPACT))) {
+  if (!res || !(text = pt_json_dumps(res, JSON_COMPACT))) {
     rc = pt_err(p, PATRON_NOMEM, "out of memory");
     goto fail;
   }
@@ -442,12 +452,12 @@ int patron_sub_charge_result(patron *p, char **out, const char *attempt_id, int 
     rc = p->code;
     goto fail;
   }
-  sqlite3_bind_text(st, 1, a.id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, a.outcome, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, a.id);
+  pt_bind_text(st, 2, a.outcome);
   if (ok) sqlite3_bind_null(st, 3);
-  else sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+  else pt_bind_text(st, 3, reason);
   sqlite3_bind_int64(st, 4, now);
-  sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 5, text);
   if ((rc = pt_exec_stmt(p, st, "record charge result"))) goto fail;
   if ((rc = pt_commit(p))) goto fail_committed;
   json_decref(res);
@@ -528,11 +538,11 @@ int patron_sub_payment_method(patron *p, char **out, const char *sub,
     rc = p->code;
     goto done;
   }
-  sqlite3_bind_text(st, 1, s.id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, s.customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, m->token, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 4, m->brand, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 5, m->last4, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, s.id);
+  pt_bind_text(st, 2, s.customer);
+  pt_bind_text(st, 3, m->token);
+  pt_bind_text(st, 4, m->brand);
+  pt_bind_text(st, 5, m->last4);
   sqlite3_bind_int(st, 6, m->exp_month);
   sqlite3_bind_int(st, 7, m->exp_year);
   sqlite3_bind_int64(st, 8, now);
@@ -554,9 +564,12 @@ int patron_sub_payment_method(patron *p, char **out, const char *sub,
   }
   if ((rc = pt_sub_save(p, &s, false))) goto done;
   res = pt_sub_json(p, c, &s);
-  if (res)
-    json_object_set_new(res, "retry_attempt",
-                        retried ? json_string(s.open_attempt) : json_null());
+  if (!res || json_object_set_new(res, "retry_attempt",
+                                  retried ? json_string(s.open_attempt) : json_null())) {
+    json_decref(res);
+    res = NULL;
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+  }
 done:
   free(a.result);
   return pt_sub_finish(p, out, rc, res);
@@ -587,9 +600,11 @@ static int tick_temp(patron *p, int64_t now, pt_sub_ids *ids, patron_tick_result
     s.temp_until = PT_NONE;
     if ((rc = pt_sub_save(p, &s, false)) ||
         (rc = pt_sub_history(p, &s, now, s.status, "temp_upgrade_ended", -1,
-                             json_deep_copy(d))) ||
-        (rc = pt_sub_event(p, &s, "temporary_upgrade_ended", now, d)))
+                             json_deep_copy(d)))) {
+      json_decref(d);
       break;
+    }
+    if ((rc = pt_sub_event(p, &s, "temporary_upgrade_ended", now, d))) break;
     out->upgrades_reverted++;
   }
   return rc;
@@ -617,13 +632,19 @@ static int tick_final(patron *p, const pt_config *c, int64_t now, pt_sub_ids *id
       s.new_price_cents = s.price_effective_at = PT_NONE;
     }
     json_t *n = notice(c, &s, "final", final_at);
-    if (n) json_object_set_new(n, "action", json_string(c->dunning.final_action));
+    if (n && json_object_set_new(n, "action", json_string(c->dunning.final_action))) {
+      json_decref(n);
+      n = NULL; /* pt_sub_event: out of memory */
+    }
     if ((rc = pt_sub_save(p, &s, false)) ||
         (rc = pt_sub_history(p, &s, now, "past_due",
                              cancel ? "dunning_cancel" : "dunning_suspend", 0,
                              json_pack("{s:s, s:o}", "reason", s.dunning_reason,
-                                       "dunning_since", pt_sub_time_json(s.dunning_since)))) ||
-        (rc = pt_sub_event(p, &s, "dunning_notice", now, n)) ||
+                                       "dunning_since", pt_sub_time_json(s.dunning_since))))) {
+      json_decref(n);
+      break;
+    }
+    if ((rc = pt_sub_event(p, &s, "dunning_notice", now, n)) ||
         (rc = pt_sub_event(p, &s, cancel ? "subscription_canceled" : "subscription_suspended",
                            now,
                            json_pack("{s:s, s:b, s:s, s:o}", "reason", "dunning",
@@ -683,9 +704,11 @@ static int apply_scheduled(patron *p, pt_sub *s, int64_t now) {
     s->new_price_cents = s->price_effective_at = PT_NONE; /* was for the old plan */
     json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "from_plan", from, "to_plan", s->plan,
                           "price_cents", (json_int_t)s->price_cents, "when", "renewal");
-    if ((rc = pt_sub_history(p, s, now, s->status, "plan_changed", -1, json_deep_copy(d))) ||
-        (rc = pt_sub_event(p, s, "plan_changed", now, d)))
+    if ((rc = pt_sub_history(p, s, now, s->status, "plan_changed", -1, json_deep_copy(d)))) {
+      json_decref(d);
       return rc;
+    }
+    if ((rc = pt_sub_event(p, s, "plan_changed", now, d))) return rc;
   }
   if (s->new_price_cents != PT_NONE && s->price_effective_at <= s->renew_at) {
     int64_t old = s->price_cents, mrr;
@@ -697,9 +720,11 @@ static int apply_scheduled(patron *p, pt_sub *s, int64_t now) {
     json_t *d = json_pack("{s:I, s:I, s:o}", "old_price_cents", (json_int_t)old,
                           "new_price_cents", (json_int_t)s->price_cents, "at",
                           pt_sub_time_json(s->renew_at));
-    if ((rc = pt_sub_history(p, s, now, s->status, "price_changed", -1, json_deep_copy(d))) ||
-        (rc = pt_sub_event(p, s, "price_changed", now, d)))
+    if ((rc = pt_sub_history(p, s, now, s->status, "price_changed", -1, json_deep_copy(d)))) {
+      json_decref(d);
       return rc;
+    }
+    if ((rc = pt_sub_event(p, s, "price_changed", now, d))) return rc;
   }
   return PATRON_OK;
 }
@@ -719,7 +744,7 @@ static int renew_one(patron *p, const pt_config *c, pt_sub *s, int64_t now,
       s->cancel_at_period_end = false;
       s->temp_plan[0] = 0;
       s->temp_until = s->new_price_cents = s->price_effective_at = PT_NONE;
-      if ((rc = pt_sub_history(p, s, now, prev, "period_end", 1, NULL))) return rc;
+      if ((rc = pt_sub_history(p, s, now, prev, "period_end", 1, json_object()))) return rc;
       return pt_sub_event(p, s, "subscription_expired", now,
                           json_pack("{s:o, s:s, s:b}", "ended_at",
                                     pt_sub_time_json(s->ended_at), "reason",

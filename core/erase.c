@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "checkout.h"
+#include "json.h"
 
 #define ERASED_PREFIX "erased-"
 #define ERASED_TOKEN "erased"
@@ -184,13 +185,16 @@ static void scrub_json(scrubber *s, json_t *j, bool *changed) {
 static int scrub_stored(patron *p, scrubber *s, const char *text, char **out) {
   *out = NULL;
   if (!text) return PATRON_OK;
-  json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-  if (!j) {
+  bool oom = false;
+  json_t *j = pt_json_loads(text, JSON_DECODE_ANY, NULL, &oom);
+  if (oom) {
+    s->oom = true; /* not "plain text": the parse ran out of memory */
+  } else if (!j) {
     *out = scrub_text(s, text);
   } else {
     bool changed = false;
     scrub_json(s, j, &changed);
-    if (changed && !s->oom && !(*out = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)))
+    if (changed && !s->oom && !(*out = pt_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY)))
       s->oom = true;
     json_decref(j);
   }
@@ -207,7 +211,9 @@ static int scrub_stored(patron *p, scrubber *s, const char *text, char **out) {
 static int scrub_cart(patron *p, scrubber *s, const char *order_id, const char *text,
                       char **out) {
   *out = NULL;
-  json_t *j = json_loads(text, 0, NULL);
+  bool oom = false;
+  json_t *j = pt_json_loads(text, 0, NULL, &oom);
+  if (oom) return pt_err(p, PATRON_NOMEM, "out of memory");
   if (!j) return pt_err(p, PATRON_INTERNAL, "the stored cart of order %s is not JSON", order_id);
   bool changed = false;
   scrub_json(s, j, &changed);
@@ -215,7 +221,10 @@ static int scrub_cart(patron *p, scrubber *s, const char *order_id, const char *
   if (s->oom) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   else if (changed) {
     pt_cart c;
-    if (pt_cart_from_json(p, &c, j) != PATRON_OK) {
+    int crc = pt_cart_from_json(p, &c, j);
+    if (crc == PATRON_NOMEM || crc == PATRON_IO) {
+      rc = crc; /* not a bad cart: keep the cause */
+    } else if (crc != PATRON_OK) {
       char why[PT_ERRMSG_SIZE];
       snprintf(why, sizeof why, "%s", patron_errmsg(p));
       rc = pt_err(p, PATRON_INTERNAL, "the stored cart of order %s does not decode: %s",
@@ -250,9 +259,14 @@ static void rows_free(erows *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A text column as a new string; NULL for SQL NULL, or with *oom set. */
 static char *col_dup(sqlite3_stmt *st, int i, bool *oom) {
+  bool null = sqlite3_column_type(st, i) == SQLITE_NULL;
   const unsigned char *t = sqlite3_column_text(st, i);
-  if (!t) return NULL;
+  if (!t) {
+    if (!null) *oom = true;
+    return NULL;
+  }
   char *d = pt_strdup((const char *)t);
   if (!d) *oom = true;
   return d;
@@ -261,9 +275,9 @@ static char *col_dup(sqlite3_stmt *st, int i, bool *oom) {
 /* Every row of st: column 0 an integer id, columns 1..ntext texts (NULL
 ** stays NULL). The statement is reset before anything is written. */
 static int rows_read(patron *p, sqlite3_stmt *st, int ntext, erows *r, const char *what) {
-  int src;
+  int row = 0;
   bool oom = false;
-  while (!oom && (src = sqlite3_step(st)) == SQLITE_ROW) {
+  while (!oom && (row = pt_row(p, st, what)) > 0) {
     if (r->n == r->cap) {
       size_t cap = r->cap ? 2 * r->cap : 16;
       erow *v = realloc(r->v, cap * sizeof *v);
@@ -281,8 +295,7 @@ static int rows_read(patron *p, sqlite3_stmt *st, int ntext, erows *r, const cha
   }
   pt_stmt_done(st);
   if (oom) return pt_err(p, PATRON_NOMEM, "out of memory");
-  if (src != SQLITE_DONE) return pt_err_sqlite(p, src, what);
-  return PATRON_OK;
+  return row < 0 ? p->code : PATRON_OK;
 }
 
 /* ---- the transaction --------------------------------------------------------- */
@@ -296,20 +309,22 @@ typedef struct erase {
   json_t *rows;             /* table -> rows changed */
 } erase;
 
-static void count(erase *e, const char *table, int64_t n) {
+static int count(erase *e, const char *table, int64_t n) {
   json_t *v = json_object_get(e->rows, table);
-  json_object_set_new(e->rows, table, json_integer(n + (v ? json_integer_value(v) : 0)));
+  if (json_object_set_new(e->rows, table, json_integer(n + (v ? json_integer_value(v) : 0))))
+    return pt_err(e->p, PATRON_NOMEM, "out of memory");
+  return PATRON_OK;
 }
 
 /* Runs a statement bound (?1 old id, ?2 pseudonym) and counts its rows. */
 static int rename_in(erase *e, enum pt_sql_id id, const char *table) {
   sqlite3_stmt *st = pt_stmt(e->p, id);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
   if (sqlite3_bind_parameter_count(st) >= 2)
-    sqlite3_bind_text(st, 2, e->pseudo, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 2, e->pseudo);
   int rc = pt_exec_stmt(e->p, st, table);
-  if (rc == PATRON_OK) count(e, table, sqlite3_changes(e->p->db));
+  if (rc == PATRON_OK) rc = count(e, table, sqlite3_changes(e->p->db));
   return rc;
 }
 
@@ -318,11 +333,11 @@ static int set_text(erase *e, enum pt_sql_id id, int64_t rowid, const char *key,
                     const char *text, const char *table) {
   sqlite3_stmt *st = pt_stmt(e->p, id);
   if (!st) return e->p->code;
-  if (key) sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  if (key) pt_bind_text(st, 1, key);
   else sqlite3_bind_int64(st, 1, rowid);
-  sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 2, text);
   int rc = pt_exec_stmt(e->p, st, table);
-  if (rc == PATRON_OK) count(e, table, sqlite3_changes(e->p->db));
+  if (rc == PATRON_OK) rc = count(e, table, sqlite3_changes(e->p->db));
   return rc;
 }
 
@@ -333,9 +348,9 @@ static int scrub_rows(erase *e, enum pt_sql_id list, enum pt_sql_id set, bool ke
   erows r = {0};
   sqlite3_stmt *st = pt_stmt(e->p, list);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, bind_names ? e->pseudo : e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, bind_names ? e->pseudo : e->old);
   if (bind_names) {
-    sqlite3_bind_text(st, 2, e->old, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 2, e->old);
     pt_bind_text(st, 3, e->email);
   }
   int rc = rows_read(e->p, st, keyed ? 2 : 1, &r, table);
@@ -354,7 +369,7 @@ static int erase_orders(erase *e) {
   erows r = {0};
   sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_ERASE_ORDERS);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
   int rc = rows_read(e->p, st, 2, &r, "read orders");
   for (size_t i = 0; rc == PATRON_OK && i < r.n; i++) {
     char *cart = NULL, *receipt = NULL, name[32];
@@ -372,10 +387,11 @@ static int erase_orders(erase *e) {
       rc = e->p->code;
     } else {
       sqlite3_bind_int64(st, 1, r.v[i].id);
-      sqlite3_bind_text(st, 2, e->pseudo, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 3, cart ? cart : r.v[i].t[0], -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 4, receipt ? receipt : r.v[i].t[1], -1, SQLITE_TRANSIENT);
-      if ((rc = pt_exec_stmt(e->p, st, "rename order")) == PATRON_OK) count(e, "orders", 1);
+      pt_bind_text(st, 2, e->pseudo);
+      pt_bind_text(st, 3, cart ? cart : r.v[i].t[0]);
+      pt_bind_text(st, 4, receipt ? receipt : r.v[i].t[1]);
+      if ((rc = pt_exec_stmt(e->p, st, "rename order")) == PATRON_OK)
+        rc = count(e, "orders", 1);
     }
     free(cart);
     free(receipt);
@@ -389,7 +405,7 @@ static int erase_events(erase *e) {
   erows r = {0};
   sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_ERASE_EVENTS);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
   int rc = rows_read(e->p, st, 2, &r, "read events");
   for (size_t i = 0; rc == PATRON_OK && i < r.n; i++) {
     const char *subject = r.v[i].t[0] ? r.v[i].t[0] : "";
@@ -402,10 +418,10 @@ static int erase_events(erase *e) {
         rc = e->p->code;
       } else {
         sqlite3_bind_int64(st, 1, r.v[i].id);
-        sqlite3_bind_text(st, 2, s ? s : subject, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, pl ? pl : payload, -1, SQLITE_TRANSIENT);
+        pt_bind_text(st, 2, s ? s : subject);
+        pt_bind_text(st, 3, pl ? pl : payload);
         if ((rc = pt_exec_stmt(e->p, st, "rewrite event")) == PATRON_OK)
-          count(e, "events", 1);
+          rc = count(e, "events", 1);
       }
     }
     free(s);
@@ -420,38 +436,37 @@ static int erase_events(erase *e) {
 static int load_customer(erase *e, bool *found, int64_t *erased_at) {
   sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_ERASE_CUSTOMER_GET);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
   bool oom = false;
-  int src = sqlite3_step(st);
-  *found = src == SQLITE_ROW;
+  int r = pt_row(e->p, st, "find customer");
+  *found = r > 0;
   *erased_at = 0;
-  if (src == SQLITE_ROW) {
+  if (r > 0) {
     e->email = col_dup(st, 0, &oom);
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) *erased_at = sqlite3_column_int64(st, 1);
   }
   pt_stmt_done(st);
   if (oom) return pt_err(e->p, PATRON_NOMEM, "out of memory");
-  if (src != SQLITE_ROW && src != SQLITE_DONE) return pt_err_sqlite(e->p, src, "find customer");
-  return PATRON_OK;
+  return r < 0 ? e->p->code : PATRON_OK;
 }
 
 static int refuse_live_subscription(erase *e) {
   sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_ERASE_LIVE_SUB);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
   char id[128] = "", status[32] = "";
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) {
+  int r = pt_row(e->p, st, "find subscriptions");
+  if (r > 0) {
     pt_col_text(st, 0, id, sizeof id);
     pt_col_text(st, 1, status, sizeof status);
   }
   pt_stmt_done(st);
-  if (src == SQLITE_ROW)
+  if (r > 0)
     return pt_err_path(e->p, PATRON_INVALID_INPUT, "customer",
                        "customer '%s' has subscription %s, %s: cancel it before erasing "
                        "the customer (erasure does not stop billing by itself)",
                        e->old, id, status);
-  return src == SQLITE_DONE ? PATRON_OK : pt_err_sqlite(e->p, src, "find subscriptions");
+  return r < 0 ? e->p->code : PATRON_OK;
 }
 
 /* "erased-" and 32 hex digits. The pseudonym is an input later (balance,
@@ -470,11 +485,11 @@ static int new_pseudonym(erase *e) {
     if (pt_is_card_number(e->pseudo)) continue;
     sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_CUSTOMER_EXISTS);
     if (!st) return e->p->code;
-    sqlite3_bind_text(st, 1, e->pseudo, -1, SQLITE_TRANSIENT);
-    int src = sqlite3_step(st);
+    pt_bind_text(st, 1, e->pseudo);
+    int r = pt_row(e->p, st, "check pseudonym");
     pt_stmt_done(st);
-    if (src == SQLITE_DONE) return PATRON_OK;
-    if (src != SQLITE_ROW) return pt_err_sqlite(e->p, src, "check pseudonym");
+    if (r == 0) return PATRON_OK;
+    if (r < 0) return e->p->code;
   }
   return pt_err(e->p, PATRON_INTERNAL, "no unused pseudonym found");
 }
@@ -483,13 +498,17 @@ static int new_pseudonym(erase *e) {
 static int add_tokens(erase *e) {
   sqlite3_stmt *st = pt_stmt(e->p, PT_SQL_ERASE_TOKENS);
   if (!st) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
-  int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW)
-    scrub_add(&e->sc, (const char *)sqlite3_column_text(st, 0), ERASED_TOKEN, false);
+  pt_bind_text(st, 1, e->old);
+  int r = 0;
+  while (!e->sc.oom && (r = pt_row(e->p, st, "read payment tokens")) > 0) {
+    bool null = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    const char *token = (const char *)sqlite3_column_text(st, 0);
+    if (!token && !null) e->sc.oom = true;
+    else scrub_add(&e->sc, token, ERASED_TOKEN, false);
+  }
   pt_stmt_done(st);
   if (e->sc.oom) return pt_err(e->p, PATRON_NOMEM, "out of memory");
-  return src == SQLITE_DONE ? PATRON_OK : pt_err_sqlite(e->p, src, "read payment tokens");
+  return r < 0 ? e->p->code : PATRON_OK;
 }
 
 static int erase_rows(erase *e) {
@@ -499,8 +518,8 @@ static int erase_rows(erase *e) {
   /* the pseudonym's customer and accounts first: every renamed row then
   ** points at an existing parent (foreign keys stay immediate) */
   if (!(st = pt_stmt(e->p, PT_SQL_ERASE_CUSTOMER_COPY))) return e->p->code;
-  sqlite3_bind_text(st, 1, e->old, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, e->pseudo, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, e->old);
+  pt_bind_text(st, 2, e->pseudo);
   sqlite3_bind_int64(st, 3, now);
   if ((rc = pt_exec_stmt(e->p, st, "add pseudonym"))) return rc;
   if ((rc = rename_in(e, PT_SQL_ERASE_ACCOUNTS_COPY, "accounts")) ||
@@ -535,8 +554,29 @@ static int erase_rows(erase *e) {
   return PATRON_OK;
 }
 
-/* The erasure proper, in one transaction; *res gets the result object. */
-static int erase_txn(erase *e, json_t **res) {
+/* The result text, made before the commit (nothing after it may fail),
+** with room for the checkpoint member that add_checkpoint writes once the
+** checkpoint ran: ,"checkpoint":"complete" or "incomplete" before the
+** closing brace, as json_object_set_new would have put it last. */
+#define CHECKPOINT_TAIL ",\"checkpoint\":\"incomplete\"}"
+
+static char *result_text(json_t *res) {
+  char *t = pt_json_dumps(res, JSON_COMPACT);
+  json_decref(res);
+  if (!t) return NULL;
+  char *r = realloc(t, strlen(t) + sizeof CHECKPOINT_TAIL);
+  if (!r) free(t);
+  return r;
+}
+
+static void add_checkpoint(char *text, const char *state) {
+  size_t n = strlen(text); /* an object with members: ends in '}' */
+  snprintf(text + n - 1, sizeof CHECKPOINT_TAIL, ",\"checkpoint\":\"%s\"}", state);
+}
+
+/* The erasure proper, in one transaction; *text gets the result (without
+** its checkpoint member). */
+static int erase_txn(erase *e, char **text) {
   int rc = pt_begin(e->p);
   if (rc) return rc;
   bool found = false;
@@ -551,9 +591,9 @@ static int erase_txn(erase *e, json_t **res) {
   if (erased_at > 0) { /* the pseudonym of an earlier erasure */
     pt_rollback(e->p);
     patron_time_format(when, sizeof when, erased_at);
-    *res = json_pack("{s:s, s:b, s:s}", "pseudonym", e->old, "already_erased", 1,
-                     "erased_at", when);
-    return *res ? PATRON_OK : pt_err(e->p, PATRON_NOMEM, "out of memory");
+    *text = result_text(json_pack("{s:s, s:b, s:s}", "pseudonym", e->old,
+                                  "already_erased", 1, "erased_at", when));
+    return *text ? PATRON_OK : pt_err(e->p, PATRON_NOMEM, "out of memory");
   }
   if ((rc = refuse_live_subscription(e)) || (rc = new_pseudonym(e))) goto fail;
   scrub_add(&e->sc, e->old, e->pseudo, false);
@@ -564,15 +604,15 @@ static int erase_txn(erase *e, json_t **res) {
   }
   if ((rc = add_tokens(e)) || (rc = erase_rows(e))) goto fail;
   patron_time_format(when, sizeof when, patron_now(e->p));
-  *res = json_pack("{s:s, s:b, s:s, s:O}", "pseudonym", e->pseudo, "already_erased", 0,
-                   "erased_at", when, "rows", e->rows);
-  if (!*res) {
+  *text = result_text(json_pack("{s:s, s:b, s:s, s:O}", "pseudonym", e->pseudo,
+                                "already_erased", 0, "erased_at", when, "rows", e->rows));
+  if (!*text) {
     rc = pt_err(e->p, PATRON_NOMEM, "out of memory");
     goto fail;
   }
   if ((rc = pt_commit(e->p))) {
-    json_decref(*res);
-    *res = NULL;
+    free(*text);
+    *text = NULL;
   }
   return rc;
 fail:
@@ -584,21 +624,23 @@ fail:
 static int secure_delete_get(patron *p, int *mode) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ERASE_SECURE_GET);
   if (!st) return p->code;
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) *mode = sqlite3_column_int(st, 0);
+  int r = pt_row(p, st, "read secure_delete");
+  if (r > 0) *mode = sqlite3_column_int(st, 0);
   pt_stmt_done(st);
-  return src == SQLITE_ROW ? PATRON_OK : pt_err_sqlite(p, src, "read secure_delete");
+  if (r < 0) return p->code;
+  return r > 0 ? PATRON_OK : pt_err(p, PATRON_INTERNAL, "read secure_delete: no row");
 }
 
-static void secure_delete_set(patron *p, int mode) {
-  enum pt_sql_id id = mode == 0   ? PT_SQL_ERASE_SECURE_OFF
-                      : mode == 2 ? PT_SQL_ERASE_SECURE_FAST
-                                  : PT_SQL_ERASE_SECURE_ON;
-  sqlite3_stmt *st = pt_stmt(p, id);
-  if (st) {
-    sqlite3_step(st);
-    pt_stmt_done(st);
-  }
+static enum pt_sql_id secure_delete_sql(int mode) {
+  return mode == 0 ? PT_SQL_ERASE_SECURE_OFF
+         : mode == 2 ? PT_SQL_ERASE_SECURE_FAST
+                     : PT_SQL_ERASE_SECURE_ON;
+}
+
+static int secure_delete_set(patron *p, int mode) {
+  sqlite3_stmt *st = pt_stmt(p, secure_delete_sql(mode));
+  if (!st) return p->code;
+  return pt_exec_stmt(p, st, "set secure_delete");
 }
 
 /* Copies the WAL into the database and truncates it: "complete", or
@@ -606,14 +648,19 @@ static void secure_delete_set(patron *p, int mode) {
 ** busy timeout (or the checkpoint failed: the erasure itself is committed
 ** either way, so this is reported, not an error). */
 static const char *checkpoint(patron *p) {
-  sqlite3_stmt *st = pt_stmt(p, PT_SQL_ERASE_CHECKPOINT);
-  if (!st) {
-    pt_ok(p);
-    return "incomplete";
+  /* a checkpoint that failed (out of memory, I/O) rather than found a
+  ** reader in the way is tried once more */
+  bool complete = false;
+  for (int tries = 0; tries < 2; tries++) {
+    sqlite3_stmt *st = pt_stmt(p, PT_SQL_ERASE_CHECKPOINT);
+    if (!st) continue;
+    int src = sqlite3_step(st);
+    bool ran = src == SQLITE_ROW;
+    complete = ran && sqlite3_column_int(st, 0) == 0;
+    pt_stmt_done(st);
+    if ((src & 0xff) != SQLITE_NOMEM && (src & 0xff) != SQLITE_IOERR) break;
   }
-  int src = sqlite3_step(st);
-  bool complete = src == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
-  pt_stmt_done(st);
+  pt_ok(p); /* reported in the result, not an error: the erasure stands */
   return complete ? "complete" : "incomplete";
 }
 
@@ -633,26 +680,32 @@ int patron_customer_erase(patron *p, char **out, const char *customer) {
   e.old = customer;
   if (!(e.rows = json_object())) return pt_err(p, PATRON_NOMEM, "out of memory");
   int mode = 1, rc;
-  json_t *res = NULL;
+  char *text = NULL;
   if ((rc = secure_delete_get(p, &mode))) goto done;
-  secure_delete_set(p, 1);
-  rc = erase_txn(&e, &res);
-  if (rc == PATRON_OK && json_object_set_new(res, "checkpoint", json_string(checkpoint(p))))
-    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+  /* prepared now, so that nothing after the commit has to prepare them */
+  if (!pt_stmt(p, PT_SQL_ERASE_CHECKPOINT) || !pt_stmt(p, secure_delete_sql(mode))) {
+    rc = p->code;
+    goto done;
+  }
+  if ((rc = secure_delete_set(p, 1))) goto done;
+  rc = erase_txn(&e, &text);
+  if (rc == PATRON_OK) add_checkpoint(text, checkpoint(p));
   if (mode != 1) {
     int code = p->code;
     char msg[PT_ERRMSG_SIZE], path[sizeof p->errpath];
     memcpy(msg, p->errmsg, sizeof msg);
     memcpy(path, p->errpath, sizeof path);
-    secure_delete_set(p, mode);
+    (void)secure_delete_set(p, mode); /* best effort: the erasure stands */
     p->code = code;
     memcpy(p->errmsg, msg, sizeof msg);
     memcpy(p->errpath, path, sizeof path);
   }
-  if (rc == PATRON_OK && !(*out = json_dumps(res, JSON_COMPACT)))
-    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+  if (rc == PATRON_OK) {
+    *out = text;
+    text = NULL;
+  }
 done:
-  json_decref(res);
+  free(text);
   json_decref(e.rows);
   scrub_free(&e.sc);
   free(e.email);

@@ -21,9 +21,12 @@
 **     embedder that sets its own allocator after opening a handle removes
 **     it: then parses fall back to errno, which catches most failures but
 **     not all (jansson's number lexer clears errno).
-** One failure remains out of reach: jansson 2.14 can abort (assert) when
-** saving a string's closing quote fails. It needs an allocation failure at
-** that exact point; README says so.
+** One failure remains out of reach: when saving a string's closing quote
+** fails, jansson 2.14's lexer reads and writes past the token buffer on
+** its second pass (an assert in debug builds, heap corruption in
+** distribution builds, which compile asserts out). It needs an allocation
+** failure at that exact point of a parse; README (Guarantees) says so and
+** test_faults keeps that loop as a TODO test.
 */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "ledger.h"
 #include "reports.h"
 #include "subs.h"
@@ -31,7 +32,7 @@ static const char *base_tier(const pt_program *prog) {
 int pt_customer_ensure(patron *p, const char *customer, int64_t at) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CUSTOMER_ENSURE);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, customer);
   sqlite3_bind_int64(st, 2, at);
   return pt_exec_stmt(p, st, "add customer");
 }
@@ -39,11 +40,11 @@ int pt_customer_ensure(patron *p, const char *customer, int64_t at) {
 static int customer_exists(patron *p, const char *customer, bool *found) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CUSTOMER_EXISTS);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
+  pt_bind_text(st, 1, customer);
+  int r = pt_row(p, st, "find customer");
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "find customer");
-  *found = rc == SQLITE_ROW;
+  if (r < 0) return p->code;
+  *found = r > 0;
   return PATRON_OK;
 }
 
@@ -51,9 +52,9 @@ int pt_account_ensure(patron *p, const pt_program *prog, const char *customer,
                       int64_t at) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ACCOUNT_ENSURE);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, base_tier(prog), -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
+  pt_bind_text(st, 3, base_tier(prog));
   sqlite3_bind_int64(st, 4, at);
   return pt_exec_stmt(p, st, "open account");
 }
@@ -64,27 +65,26 @@ static int account_get(patron *p, const char *program, const char *customer,
                        bool *exists) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ACCOUNT_GET);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
+  pt_bind_text(st, 1, program);
+  pt_bind_text(st, 2, customer);
+  int r = pt_row(p, st, "read account");
   *points = 0;
   if (tier) tier[0] = 0;
-  *exists = rc == SQLITE_ROW;
-  if (rc == SQLITE_ROW) {
+  *exists = r > 0;
+  if (r > 0) {
     *points = sqlite3_column_int64(st, 0);
     if (tier) pt_col_text(st, 1, tier, tier_size);
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "read account");
-  return PATRON_OK;
+  return r < 0 ? p->code : PATRON_OK;
 }
 
 static int set_points(patron *p, const char *program, const char *customer,
                       int64_t points) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ACCOUNT_SET_POINTS);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
+  pt_bind_text(st, 2, customer);
   sqlite3_bind_int64(st, 3, points);
   return pt_exec_stmt(p, st, "update balance");
 }
@@ -103,15 +103,15 @@ static int insert_entry(patron *p, const char *program, const pt_post *e,
   pt_uuid(uuid);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ENTRY_INSERT);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, program, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, e->customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, uuid);
+  pt_bind_text(st, 2, program);
+  pt_bind_text(st, 3, e->customer);
   sqlite3_bind_int64(st, 4, e->at);
-  sqlite3_bind_text(st, 5, pt_kind_name(e->kind), -1, SQLITE_STATIC);
+  pt_bind_text(st, 5, pt_kind_name(e->kind));
   sqlite3_bind_int64(st, 6, e->points);
   pt_bind_text(st, 7, e->order_ref);
-  sqlite3_bind_text(st, 8, e->source ? e->source : "manual", -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 9, e->reason ? e->reason : "", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 8, e->source ? e->source : "manual");
+  pt_bind_text(st, 9, e->reason ? e->reason : "");
   int rc = pt_exec_stmt(p, st, "append ledger entry");
   if (rc == PATRON_OK) *entry_id = sqlite3_last_insert_rowid(p->db);
   return rc;
@@ -126,16 +126,16 @@ static int take_from_lots(patron *p, sqlite3_stmt *st, int64_t *need) {
   int rc = PATRON_OK;
   while (*need > 0) {
     size_t n = 0;
-    int src = SQLITE_DONE;
-    while (n < 64 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = 0;
+    while (n < 64 && (r = pt_row(p, st, "read lots")) > 0) {
       ids[n] = sqlite3_column_int64(st, 0);
       lefts[n] = sqlite3_column_int64(st, 1);
       n++;
     }
     bool more = n == 64;
-    if (!more && src != SQLITE_DONE) {
+    if (r < 0) {
       pt_stmt_done(st);
-      return pt_err_sqlite(p, src, "read lots");
+      return p->code;
     }
     /* the statement stays open only while the lots we buffered are not
     ** yet written; reset it before writing and re-run it afterwards */
@@ -155,16 +155,17 @@ static int lot_sums(patron *p, const char *program, const char *customer,
                     int64_t now, int64_t *spendable, int64_t *pending) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOTS_SUMS);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, program, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, program);
+  pt_bind_text(st, 2, customer);
   sqlite3_bind_int64(st, 3, now);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  int r = pt_row(p, st, "sum lots");
+  if (r > 0) {
     *spendable = sqlite3_column_int64(st, 0);
     *pending = sqlite3_column_int64(st, 1);
   }
   pt_stmt_done(st);
-  return rc == SQLITE_ROW ? PATRON_OK : pt_err_sqlite(p, rc, "sum lots");
+  if (r < 0) return p->code;
+  return r > 0 ? PATRON_OK : pt_err(p, PATRON_INTERNAL, "sum lots: no row");
 }
 
 int pt_ledger_post(patron *p, const pt_program *prog, const pt_post *e,
@@ -198,15 +199,15 @@ int pt_ledger_post(patron *p, const pt_program *prog, const pt_post *e,
                       (long long)need);
       sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOTS_SPENDABLE);
       if (!st) return p->code;
-      sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 2, e->customer, -1, SQLITE_TRANSIENT);
+      pt_bind_text(st, 1, prog->name);
+      pt_bind_text(st, 2, e->customer);
       sqlite3_bind_int64(st, 3, e->at);
       if ((rc = take_from_lots(p, st, &need))) return rc;
     } else {
       sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOTS_CLAWBACK);
       if (!st) return p->code;
-      sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 2, e->customer, -1, SQLITE_TRANSIENT);
+      pt_bind_text(st, 1, prog->name);
+      pt_bind_text(st, 2, e->customer);
       sqlite3_bind_int64(st, 3, e->at);
       pt_bind_text(st, 4, e->order_ref);
       if ((rc = take_from_lots(p, st, &need))) return rc;
@@ -228,8 +229,8 @@ int pt_ledger_post(patron *p, const pt_program *prog, const pt_post *e,
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOT_INSERT);
     if (!st) return p->code;
     sqlite3_bind_int64(st, 1, entry_id);
-    sqlite3_bind_text(st, 2, prog->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, e->customer, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 2, prog->name);
+    pt_bind_text(st, 3, e->customer);
     sqlite3_bind_int64(st, 4, e->at);
     sqlite3_bind_int64(st, 5, spendable_at);
     if (expires_at) sqlite3_bind_int64(st, 6, expires_at);
@@ -247,13 +248,13 @@ int pt_ledger_has_ref(patron *p, const pt_program *prog, const char *customer,
                       const char *order_ref, bool *found) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ENTRY_HAS_REF);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, order_ref, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
+  pt_bind_text(st, 3, order_ref);
+  int r = pt_row(p, st, "find entry");
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return pt_err_sqlite(p, rc, "find entry");
-  *found = rc == SQLITE_ROW;
+  if (r < 0) return p->code;
+  *found = r > 0;
   return PATRON_OK;
 }
 
@@ -265,18 +266,19 @@ static int window_spend(patron *p, const pt_program *prog, const char *customer,
   int64_t from = prog->tier_window_months > 0
                      ? pt_add_months(at, -prog->tier_window_months)
                      : INT64_MIN;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
   sqlite3_bind_int64(st, 3, from);
   sqlite3_bind_int64(st, 4, at);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *spend = sqlite3_column_int64(st, 0);
+  int r = pt_row(p, st, "sum spend");
+  if (r > 0) *spend = sqlite3_column_int64(st, 0);
+  /* sum() reports an integer overflow as SQLITE_ERROR */
+  bool overflow = r < 0 && p->code == PATRON_INTERNAL &&
+                  (sqlite3_errcode(p->db) & 0xff) == SQLITE_ERROR;
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) {
-    if ((rc & 0xff) == SQLITE_ERROR)
-      return pt_err(p, PATRON_OVERFLOW, "qualifying spend of %s overflows", customer);
-    return pt_err_sqlite(p, rc, "sum spend");
-  }
+  if (overflow) return pt_err(p, PATRON_OVERFLOW, "qualifying spend of %s overflows", customer);
+  if (r < 0) return p->code;
+  if (r == 0) return pt_err(p, PATRON_INTERNAL, "sum spend: no row");
   return PATRON_OK;
 }
 
@@ -297,22 +299,22 @@ int pt_ledger_retier(patron *p, const pt_program *prog, const char *customer,
   if (strcmp(want, tier) == 0) return PATRON_OK;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ACCOUNT_SET_TIER);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, want, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
+  pt_bind_text(st, 3, want);
   if ((rc = pt_exec_stmt(p, st, "set tier"))) return rc;
   if (!(st = pt_stmt(p, PT_SQL_TIER_HISTORY_INSERT))) return p->code;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
   sqlite3_bind_int64(st, 3, at);
-  sqlite3_bind_text(st, 4, tier, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 5, want, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 4, tier);
+  pt_bind_text(st, 5, want);
   sqlite3_bind_int64(st, 6, spend);
   if ((rc = pt_exec_stmt(p, st, "record tier change"))) return rc;
   json_t *pl = json_pack("{s:s, s:s, s:s, s:s, s:I}", "program", prog->name,
                          "customer", customer, "from", tier, "to", want,
                          "qualifying_cents", (json_int_t)spend);
-  char *text = pl ? json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  char *text = pt_json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(pl);
   if (!text) return pt_err(p, PATRON_NOMEM, "out of memory");
   rc = pt_event_emit(p, "tier_changed", customer, at, text);
@@ -325,8 +327,8 @@ int pt_ledger_add_spend(patron *p, const pt_program *prog, const char *customer,
                         int64_t cents, int64_t at, const char *order_ref) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_SPEND_INSERT);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, prog->name);
+  pt_bind_text(st, 2, customer);
   sqlite3_bind_int64(st, 3, at);
   sqlite3_bind_int64(st, 4, cents);
   pt_bind_text(st, 5, order_ref);
@@ -430,20 +432,22 @@ int patron_ledger_json(patron *p, char **out, const char *customer,
   }
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ENTRY_LIST);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, customer);
   pt_bind_text(st, 2, prog ? prog->name : NULL);
   json_t *arr = json_array(), *running = json_object();
-  int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  int r = arr && running ? 0 : -2;
+  while (r == 0 && (r = pt_row(p, st, "read ledger")) > 0) {
     const char *pname = (const char *)sqlite3_column_text(st, 1);
     int64_t pts = sqlite3_column_int64(st, 4), bal = 0;
-    json_t *r = json_object_get(running, pname);
-    if (r) bal = json_integer_value(r);
+    json_t *run = pname ? json_object_get(running, pname) : NULL;
+    if (run) bal = json_integer_value(run);
     if (!pt_add64(bal, pts, &bal)) bal = pts > 0 ? INT64_MAX : INT64_MIN;
-    json_object_set_new(running, pname, json_integer(bal));
+    /* a lost running balance would make every later balance_after wrong */
+    if (!pname || json_object_set_new(running, pname, json_integer(bal))) { r = -2; break; }
     char at[32];
     patron_time_format(at, sizeof at, sqlite3_column_int64(st, 2));
     const char *ref = (const char *)sqlite3_column_text(st, 5);
+    if (!ref && sqlite3_column_type(st, 5) != SQLITE_NULL) { r = -2; break; }
     json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:s, s:s}",
         "uuid", (const char *)sqlite3_column_text(st, 0), "program", pname,
         "at", at, "kind", (const char *)sqlite3_column_text(st, 3),
@@ -451,17 +455,14 @@ int patron_ledger_json(patron *p, char **out, const char *customer,
         "order_ref", ref ? json_string(ref) : json_null(),
         "source", (const char *)sqlite3_column_text(st, 6),
         "reason", (const char *)sqlite3_column_text(st, 7));
-    if (!e || json_array_append_new(arr, e)) { src = SQLITE_NOMEM; break; }
+    if (!e || json_array_append_new(arr, e)) { r = -2; break; }
+    r = 0;
   }
   pt_stmt_done(st);
   json_decref(running);
-  if (src != SQLITE_DONE) {
-    json_decref(arr);
-    return src == SQLITE_NOMEM ? pt_err(p, PATRON_NOMEM, "out of memory")
-                               : pt_err_sqlite(p, src, "read ledger");
-  }
-  *out = json_dumps(arr, JSON_COMPACT);
+  if (r == 0) *out = pt_json_dumps(arr, JSON_COMPACT);
   json_decref(arr);
+  if (r == -1) return p->code;
   return *out ? PATRON_OK : pt_err(p, PATRON_NOMEM, "out of memory");
 }
 
@@ -475,8 +476,8 @@ static int tick_expire(patron *p, int64_t now,
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOTS_DUE);
     if (!st) return p->code;
     sqlite3_bind_int64(st, 1, now);
-    int src;
-    while (n < 500 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = 0;
+    while (n < 500 && (r = pt_row(p, st, "find due lots")) > 0) {
       due[n].id = sqlite3_column_int64(st, 0);
       pt_col_text(st, 1, due[n].program, sizeof due[n].program);
       pt_col_text(st, 2, due[n].customer, sizeof due[n].customer);
@@ -485,7 +486,7 @@ static int tick_expire(patron *p, int64_t now,
       n++;
     }
     pt_stmt_done(st);
-    if (n < 500 && src != SQLITE_DONE) return pt_err_sqlite(p, src, "find due lots");
+    if (r < 0) return p->code;
     for (size_t i = 0; i < n; i++) {
       int64_t balance, after, entry_id;
       bool exists;
@@ -526,29 +527,30 @@ static int tick_notices(patron *p, const pt_config *c, int64_t now,
     int64_t until = now + prog->expiry_notice_days * PT_DAY;
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_LOTS_NOTICE);
     if (!st) return p->code;
-    sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog->name);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, until);
     json_t *events = json_array();
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = events ? 0 : -2;
+    while (r == 0 && (r = pt_row(p, st, "find expiring lots")) > 0) {
       char at[32];
       patron_time_format(at, sizeof at, sqlite3_column_int64(st, 2));
-      json_array_append_new(events, json_pack("{s:s, s:s, s:I, s:s}",
+      json_t *ev = json_pack("{s:s, s:s, s:I, s:s}",
           "customer", (const char *)sqlite3_column_text(st, 0),
           "program", prog->name, "points", (json_int_t)sqlite3_column_int64(st, 1),
-          "expires_at", at));
+          "expires_at", at);
+      r = !ev || json_array_append_new(events, ev) ? -2 : 0;
     }
     pt_stmt_done(st);
-    if (src != SQLITE_DONE) {
+    if (r < 0) {
       json_decref(events);
-      return pt_err_sqlite(p, src, "find expiring lots");
+      return r == -1 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
     }
     size_t k;
     json_t *ev;
     int rc = PATRON_OK;
     json_array_foreach(events, k, ev) {
-      char *text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+      char *text = pt_json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
       if (!text) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); break; }
       rc = pt_event_emit(p, "points_expiring",
                          json_string_value(json_object_get(ev, "customer")), now, text);
@@ -559,7 +561,7 @@ static int tick_notices(patron *p, const pt_config *c, int64_t now,
     json_decref(events);
     if (rc) return rc;
     if (!(st = pt_stmt(p, PT_SQL_LOTS_MARK_NOTIFIED))) return p->code;
-    sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog->name);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, until);
     if ((rc = pt_exec_stmt(p, st, "mark lots notified"))) return rc;
@@ -575,16 +577,18 @@ static int tick_tiers(patron *p, const pt_config *c, int64_t now,
     if (prog->ntiers == 0 || prog->tier_window_months <= 0) continue;
     sqlite3_stmt *st = pt_stmt(p, PT_SQL_ACCOUNTS_ABOVE_BASE);
     if (!st) return p->code;
-    sqlite3_bind_text(st, 1, prog->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, base_tier(prog), -1, SQLITE_TRANSIENT);
+    pt_bind_text(st, 1, prog->name);
+    pt_bind_text(st, 2, base_tier(prog));
     json_t *who = json_array();
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW)
-      json_array_append_new(who, json_string((const char *)sqlite3_column_text(st, 0)));
+    int r = who ? 0 : -2;
+    while (r == 0 && (r = pt_row(p, st, "find tiered accounts")) > 0) {
+      const char *cust = (const char *)sqlite3_column_text(st, 0);
+      r = !cust || json_array_append_new(who, json_string(cust)) ? -2 : 0;
+    }
     pt_stmt_done(st);
-    if (src != SQLITE_DONE) {
+    if (r < 0) {
       json_decref(who);
-      return pt_err_sqlite(p, src, "find tiered accounts");
+      return r == -1 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
     }
     size_t k;
     json_t *cust;
@@ -631,30 +635,34 @@ int patron_verify(patron *p, int64_t *mismatches, char **report) {
   if (!st) return p->code;
   json_t *bad = json_array();
   int64_t accounts = 0;
-  int src;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  int r = bad ? 0 : -2;
+  while (r == 0 && (r = pt_row(p, st, "verify")) > 0) {
     int64_t points = sqlite3_column_int64(st, 2);
     int64_t sum = sqlite3_column_int64(st, 3);
     int64_t lots = sqlite3_column_int64(st, 4);
     int64_t want_lots = points > 0 ? points : 0;
     accounts++;
+    r = 0;
     if (points == sum && lots == want_lots) continue;
     (*mismatches)++;
-    json_array_append_new(bad, json_pack("{s:s, s:s, s:I, s:I, s:I}",
+    json_t *m = json_pack("{s:s, s:s, s:I, s:I, s:I}",
         "program", (const char *)sqlite3_column_text(st, 0),
         "customer", (const char *)sqlite3_column_text(st, 1),
         "balance", (json_int_t)points, "ledger_sum", (json_int_t)sum,
-        "lots_left", (json_int_t)lots));
+        "lots_left", (json_int_t)lots);
+    if (!m || json_array_append_new(bad, m)) r = -2;
   }
   pt_stmt_done(st);
-  if (src != SQLITE_DONE) {
+  if (r < 0) {
     json_decref(bad);
-    return pt_err_sqlite(p, src, "verify");
+    *mismatches = 0;
+    return r == -1 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
   }
-  json_t *r = json_pack("{s:b, s:I, s:I, s:o}", "ok", *mismatches == 0,
-                        "accounts", (json_int_t)accounts, "mismatches",
-                        (json_int_t)*mismatches, "details", bad);
-  *report = r ? json_dumps(r, JSON_COMPACT) : NULL;
-  json_decref(r);
+  json_t *res = json_pack("{s:b, s:I, s:I, s:o}", "ok", *mismatches == 0,
+                          "accounts", (json_int_t)accounts, "mismatches",
+                          (json_int_t)*mismatches, "details", bad);
+  *report = pt_json_dumps(res, JSON_COMPACT);
+  json_decref(res);
+  if (!*report) *mismatches = 0;
   return *report ? PATRON_OK : pt_err(p, PATRON_NOMEM, "out of memory");
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "checkout.h"
+#include "json.h"
 #include "ledger.h"
 #include "rules.h"
 
@@ -43,11 +44,11 @@ static int load_lines(patron *p, int64_t order, rline **out, size_t *n) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_LINES);
   if (!st) { free(v); return p->code; }
   sqlite3_bind_int64(st, 1, order);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int r;
+  while ((r = pt_row(p, st, "read order lines")) > 0) {
     if (*n == cap) {
       rline *nv = realloc(v, 2 * cap * sizeof *v);
-      if (!nv) { rc = SQLITE_NOMEM; break; }
+      if (!nv) { r = -2; break; }
       v = nv;
       cap *= 2;
     }
@@ -64,10 +65,9 @@ static int load_lines(patron *p, int64_t order, rline **out, size_t *n) {
     l->refunded = sqlite3_column_int64(st, 8);
   }
   pt_stmt_done(st);
-  if (rc != SQLITE_DONE) {
+  if (r < 0) {
     free(v);
-    return rc == SQLITE_NOMEM ? pt_err(p, PATRON_NOMEM, "out of memory")
-                              : pt_err_sqlite(p, rc, "read order lines");
+    return r == -1 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
   }
   *out = v;
   return PATRON_OK;
@@ -78,13 +78,14 @@ static int order_scalar(patron *p, enum pt_sql_id id, const char *order_id,
                         const char *program, const char *customer, int64_t *out) {
   sqlite3_stmt *st = pt_stmt(p, id);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, order_id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, program, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, customer, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  pt_bind_text(st, 1, order_id);
+  pt_bind_text(st, 2, program);
+  pt_bind_text(st, 3, customer);
+  int r = pt_row(p, st, "read order points");
+  if (r > 0) *out = sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  return rc == SQLITE_ROW ? PATRON_OK : pt_err_sqlite(p, rc, "read order points");
+  if (r < 0) return p->code;
+  return r > 0 ? PATRON_OK : pt_err(p, PATRON_INTERNAL, "read order points: no row");
 }
 
 int patron_refund(patron *p, char **out, const char *order_id,
@@ -102,20 +103,20 @@ int patron_refund(patron *p, char **out, const char *order_id,
   int64_t order, earned_total = 0;
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_ORDER_FIND);
   if (!st) { rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, order_id, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) {
+  pt_bind_text(st, 1, order_id);
+  int found = pt_row(p, st, "find order");
+  if (found > 0) {
     order = sqlite3_column_int64(st, 0);
     pt_col_text(st, 3, program, sizeof program);
     pt_col_text(st, 4, customer, sizeof customer);
     earned_total = sqlite3_column_int64(st, 6);
   }
   pt_stmt_done(st);
-  if (src == SQLITE_DONE) {
+  if (found < 0) { rc = p->code; goto fail; }
+  if (found == 0) {
     rc = pt_err_path(p, PATRON_NOT_FOUND, "order_id", "no order '%s'", order_id);
     goto fail;
   }
-  if (src != SQLITE_ROW) { rc = pt_err_sqlite(p, src, "find order"); goto fail; }
   if ((rc = load_lines(p, order, &lines, &n))) goto fail;
 
   /* what to refund: everything left, or the units asked for, taken from
@@ -176,8 +177,12 @@ int patron_refund(patron *p, char **out, const char *order_id,
     cents += c;
     reversed += e;
     returned += r;
-    json_array_append_new(jl, json_pack("{s:s, s:I, s:I}", "sku", l->sku, "qty",
-                                        (json_int_t)l->take, "refund_cents", (json_int_t)c));
+    if (json_array_append_new(jl, json_pack("{s:s, s:I, s:I}", "sku", l->sku, "qty",
+                                            (json_int_t)l->take, "refund_cents",
+                                            (json_int_t)c))) {
+      rc = pt_err(p, PATRON_NOMEM, "out of memory");
+      goto fail;
+    }
     if (!(st = pt_stmt(p, PT_SQL_ORDER_LINE_REFUND))) { rc = p->code; goto fail; }
     sqlite3_bind_int64(st, 1, order);
     sqlite3_bind_int64(st, 2, l->line_no);
@@ -237,37 +242,45 @@ int patron_refund(patron *p, char **out, const char *order_id,
     after = b.points;
     clawback = (after < 0 ? -after : 0) - (before < 0 ? -before : 0);
     if (clawback < 0) clawback = 0;
-    json_object_set_new(res, "balance_after", json_integer(after));
-    json_object_set_new(res, "tier_after", json_string(b.tier));
-  } else {
-    json_object_set_new(res, "balance_after", json_null());
+    if (json_object_set_new(res, "balance_after", json_integer(after)) ||
+        json_object_set_new(res, "tier_after", json_string(b.tier))) {
+      rc = pt_err(p, PATRON_NOMEM, "out of memory");
+      goto fail;
+    }
+  } else if (json_object_set_new(res, "balance_after", json_null())) {
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto fail;
   }
   bool full = true;
   for (size_t i = 0; i < n; i++)
     if (lines[i].refunded + lines[i].take < lines[i].qty) full = false;
   char uuid[37];
   pt_uuid(uuid);
-  char *ltext = json_dumps(jl, JSON_COMPACT);
+  char *ltext = pt_json_dumps(jl, JSON_COMPACT);
+  if (!ltext) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); goto fail; }
   if (!(st = pt_stmt(p, PT_SQL_REFUND_INSERT))) { free(ltext); rc = p->code; goto fail; }
-  sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, uuid);
   sqlite3_bind_int64(st, 2, order);
   sqlite3_bind_int64(st, 3, now);
-  sqlite3_bind_text(st, 4, ltext ? ltext : "[]", -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 4, ltext);
   sqlite3_bind_int64(st, 5, cents);
   sqlite3_bind_int64(st, 6, reversed);
   sqlite3_bind_int64(st, 7, returned);
   sqlite3_bind_int64(st, 8, clawback);
-  free(ltext);
-  if ((rc = pt_exec_stmt(p, st, "record refund"))) goto fail;
-  json_object_set_new(res, "refund", json_string(uuid));
-  json_object_set_new(res, "order_id", json_string(order_id));
-  json_object_set_new(res, "refund_cents", json_integer(cents));
-  json_object_set_new(res, "points_reversed", json_integer(reversed));
-  json_object_set_new(res, "points_returned", json_integer(returned));
-  json_object_set_new(res, "clawback_points", json_integer(clawback));
-  json_object_set_new(res, "fully_refunded", json_boolean(full));
-  *out = json_dumps(res, JSON_COMPACT);
-  if (!*out) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); goto fail; }
+  rc = pt_exec_stmt(p, st, "record refund");
+  free(ltext); /* bound without a copy: freed after the step */
+  if (rc) goto fail;
+  if (json_object_set_new(res, "refund", json_string(uuid)) ||
+      json_object_set_new(res, "order_id", json_string(order_id)) ||
+      json_object_set_new(res, "refund_cents", json_integer(cents)) ||
+      json_object_set_new(res, "points_reversed", json_integer(reversed)) ||
+      json_object_set_new(res, "points_returned", json_integer(returned)) ||
+      json_object_set_new(res, "clawback_points", json_integer(clawback)) ||
+      json_object_set_new(res, "fully_refunded", json_boolean(full)) ||
+      !(*out = pt_json_dumps(res, JSON_COMPACT))) {
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    goto fail;
+  }
   json_decref(res);
   free(lines);
   if ((rc = pt_commit(p))) {

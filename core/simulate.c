@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "reports.h"
 
 #define BATCH 500
@@ -48,12 +49,12 @@ static const pt_config *config_version(patron *p, cfg_cache *c, int64_t v) {
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_CONFIG_GET);
   if (!st) return NULL;
   sqlite3_bind_int64(st, 1, v);
-  int rc = sqlite3_step(st);
-  char *json = rc == SQLITE_ROW ? pt_strdup((const char *)sqlite3_column_text(st, 1)) : NULL;
+  int r = pt_row(p, st, "read configuration");
+  char *json = r > 0 ? pt_strdup((const char *)sqlite3_column_text(st, 1)) : NULL;
   pt_stmt_done(st);
-  if (rc != SQLITE_ROW) {
-    if (rc == SQLITE_DONE) pt_err(p, PATRON_NOT_FOUND, "configuration version %lld is missing", (long long)v);
-    else pt_err_sqlite(p, rc, "read configuration");
+  if (r < 0) return NULL;
+  if (r == 0) {
+    pt_err(p, PATRON_NOT_FOUND, "configuration version %lld is missing", (long long)v);
     return NULL;
   }
   if (!json) { pt_err(p, PATRON_NOMEM, "out of memory"); return NULL; }
@@ -124,6 +125,9 @@ static bool figs_eq(const figs *a, const figs *b) {
          a->points == b->points && a->redeem == b->redeem;
 }
 
+/* A re-pricing failure that is the run's, not the order's. */
+static bool fatal(int rc) { return rc == PATRON_NOMEM || rc == PATRON_IO; }
+
 typedef struct sim_order {
   int64_t id, at, version;
   char order_id[PT_ID_MAX], customer[PT_ID_MAX], program[PT_NAME_MAX];
@@ -158,7 +162,7 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
   json_t *changed = json_array(), *errors = json_array();
   figs rec = {0}, before = {0}, after = {0};
   int64_t total = 0, done = 0, ok = 0, failed = 0, nchanged = 0, drift = 0;
-  bool in_txn = false;
+  bool in_txn = false, oom = false;
   if (!batch || !changed || !errors) { rc = pt_err(p, PATRON_NOMEM, "out of memory"); goto end; }
   if ((rc = pt_report_begin(p))) goto end;
   in_txn = true;
@@ -166,10 +170,10 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
   if (!st) { rc = p->code; goto end; }
   sqlite3_bind_int64(st, 1, from);
   sqlite3_bind_int64(st, 2, to);
-  int src_rc = sqlite3_step(st);
-  if (src_rc == SQLITE_ROW) total = sqlite3_column_int64(st, 0);
+  int row = pt_row(p, st, "count orders");
+  if (row > 0) total = sqlite3_column_int64(st, 0);
   pt_stmt_done(st);
-  if ((rc = pt_report_step_err(p, src_rc, "count orders"))) goto end;
+  if (row < 0) { rc = p->code; goto end; }
   if (progress && progress(ud, 0, total)) goto canceled;
 
   int64_t last_at = INT64_MIN, last_id = 0;
@@ -180,7 +184,7 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
     sqlite3_bind_int64(st, 2, to);
     sqlite3_bind_int64(st, 3, last_at);
     sqlite3_bind_int64(st, 4, last_id);
-    while ((src_rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((row = pt_row(p, st, "read orders")) > 0) {
       sim_order *o = &batch[n++];
       o->id = sqlite3_column_int64(st, 0);
       pt_col_text(st, 1, o->order_id, sizeof o->order_id);
@@ -194,13 +198,12 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
       o->rec.points = sqlite3_column_int64(st, 9);
       o->rec.total = sqlite3_column_int64(st, 10);
       o->rec.redeem = sqlite3_column_int64(st, 11);
-      if (!o->cart) { src_rc = SQLITE_NOMEM; break; }
+      if (!o->cart) { row = -2; break; }
     }
     pt_stmt_done(st);
-    if (src_rc != SQLITE_DONE) {
+    if (row < 0) {
       for (size_t i = 0; i < n; i++) free(batch[i].cart);
-      rc = src_rc == SQLITE_NOMEM ? pt_err(p, PATRON_NOMEM, "out of memory")
-                                  : pt_err_sqlite(p, src_rc, "read orders");
+      rc = row == -1 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
       goto end;
     }
     /* the batch under the recorded configurations, then under the new
@@ -217,7 +220,7 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
         if (g && g->value_points > 0)
           o->rec.liability = pt_muldiv(o->rec.points, g->value_cents, g->value_points);
       }
-      if (o->r1 == PATRON_NOMEM) rc = PATRON_NOMEM;
+      if (fatal(o->r1)) rc = o->r1;
       pt_ok(p);
     }
     for (size_t i = 0; i < n && !rc; i++) {
@@ -225,7 +228,7 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
       if (o->r1) continue;
       o->r2 = reprice(p, next, o->cart, o->at, &o->a);
       if (o->r2) snprintf(o->err, sizeof o->err, "%s", p->errmsg);
-      if (o->r2 == PATRON_NOMEM) rc = PATRON_NOMEM;
+      if (fatal(o->r2)) rc = o->r2;
       pt_ok(p);
     }
     bool stop = false;
@@ -239,10 +242,11 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
       done++;
       if (o->r1 || o->r2) {
         failed++;
-        if (json_array_size(errors) < MAX_ERRORS)
-          json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:s}", "order_id",
-              o->order_id, "under", o->r1 ? "recorded configuration" : "new configuration",
-              "code", patron_code_name(o->r1 ? o->r1 : o->r2), "message", o->err));
+        if (json_array_size(errors) < MAX_ERRORS &&
+            json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:s}", "order_id",
+                o->order_id, "under", o->r1 ? "recorded configuration" : "new configuration",
+                "code", patron_code_name(o->r1 ? o->r1 : o->r2), "message", o->err)))
+          oom = true;
       } else {
         ok++;
         figs_add(&rec, &o->rec, 1);
@@ -255,16 +259,26 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
           nchanged++;
           char at[32];
           patron_time_format(at, sizeof at, o->at);
-          json_array_append_new(changed, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
-              "order_id", o->order_id, "at", at,
-              "customer", o->customer[0] ? json_string(o->customer) : json_null(),
-              "before", figs_json(&o->b), "after", figs_json(&o->a),
-              "difference", figs_json(&d)));
+          if (json_array_append_new(changed, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
+                  "order_id", o->order_id, "at", at,
+                  "customer", o->customer[0] ? json_string(o->customer) : json_null(),
+                  "before", figs_json(&o->b), "after", figs_json(&o->a),
+                  "difference", figs_json(&d))))
+            oom = true;
         }
       }
       if (progress && done % 1000 == 0 && progress(ud, done, total)) stop = true;
     }
-    if (rc) goto end;
+    if (oom && !rc) rc = pt_err(p, PATRON_NOMEM, "out of memory");
+    if (rc) {
+      /* the first failure's message (the handle's was cleared per order) */
+      for (size_t i = 0; i < n; i++)
+        if (fatal(batch[i].r1) || fatal(batch[i].r2)) {
+          pt_err(p, rc, "%s", batch[i].err);
+          break;
+        }
+      goto end;
+    }
     if (stop) goto canceled;
     if (n < BATCH) break;
   }
@@ -276,23 +290,25 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
     patron_time_format(f, sizeof f, from);
     patron_time_format(t, sizeof t, to);
     json_t *doc = json_object();
-    json_object_set_new(doc, "config", json_string(config_path));
-    json_object_set_new(doc, "from", json_string(f));
-    json_object_set_new(doc, "to", json_string(t));
-    json_object_set_new(doc, "currency", json_string(next->currency));
-    json_object_set_new(doc, "orders", json_integer(total));
-    json_object_set_new(doc, "repriced", json_integer(ok));
-    json_object_set_new(doc, "failed", json_integer(failed));
-    json_object_set_new(doc, "changed", json_integer(nchanged));
-    json_object_set_new(doc, "unchanged", json_integer(ok - nchanged));
-    json_object_set_new(doc, "drift", json_integer(drift));
-    json_object_set_new(doc, "totals", json_pack("{s:o, s:o, s:o, s:o}", "recorded",
-                        figs_json(&rec), "before", figs_json(&before), "after",
-                        figs_json(&after), "difference", figs_json(&diff)));
-    json_object_set_new(doc, "orders_changed", changed);
-    json_object_set_new(doc, "errors", errors);
+    bool bad = !doc;
+#define SET(k, v) bad |= json_object_set_new(doc, k, v) != 0
+    SET("config", json_string(config_path));
+    SET("from", json_string(f));
+    SET("to", json_string(t));
+    SET("currency", json_string(next->currency));
+    SET("orders", json_integer(total));
+    SET("repriced", json_integer(ok));
+    SET("failed", json_integer(failed));
+    SET("changed", json_integer(nchanged));
+    SET("unchanged", json_integer(ok - nchanged));
+    SET("drift", json_integer(drift));
+    SET("totals", json_pack("{s:o, s:o, s:o, s:o}", "recorded",
+                            figs_json(&rec), "before", figs_json(&before), "after",
+                            figs_json(&after), "difference", figs_json(&diff)));
+    SET("orders_changed", changed); /* stolen, even on failure */
+    SET("errors", errors);
     changed = errors = NULL;
-    json_object_set_new(doc, "definitions", json_pack("{s:s, s:s, s:s, s:s}",
+    SET("definitions", json_pack("{s:s, s:s, s:s, s:s}",
         "before", "each order's cart re-priced at its time under the configuration "
                   "version it was recorded with",
         "after", "the same under the new configuration (evaluated, never stored)",
@@ -302,7 +318,8 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
         "drift", "orders whose re-pricing under their own configuration differs from "
                  "what was recorded (today's tier or balance, plugin budgets): the "
                  "difference still compares like with like"));
-    *out = json_dumps(doc, JSON_COMPACT);
+#undef SET
+    if (!bad) *out = pt_json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (!*out) rc = pt_err(p, PATRON_NOMEM, "out of memory");
   }

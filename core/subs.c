@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "ledger.h"
 #include "subs.h"
 
@@ -68,7 +69,7 @@ static void bind_i(sqlite3_stmt *st, int i, int64_t v) {
 
 static void bind_s(sqlite3_stmt *st, int i, const char *s) {
   if (!s || !*s) sqlite3_bind_null(st, i);
-  else sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+  else pt_bind_text(st, i, s);
 }
 
 static int64_t col_i(sqlite3_stmt *st, int i) {
@@ -80,9 +81,9 @@ int pt_sub_load(patron *p, pt_sub *s, const char *id) {
   memset(s, 0, sizeof *s);
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_SUB_GET);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  pt_bind_text(st, 1, id);
+  int r = pt_row(p, st, "read subscription");
+  if (r > 0) {
     pt_col_text(st, 0, s->id, sizeof s->id);
     pt_col_text(st, 1, s->customer, sizeof s->customer);
     pt_col_text(st, 2, s->plan, sizeof s->plan);
@@ -118,9 +119,9 @@ int pt_sub_load(patron *p, pt_sub *s, const char *id) {
     s->payment_method = col_i(st, 32);
   }
   pt_stmt_done(st);
-  if (rc == SQLITE_DONE)
+  if (r < 0) return p->code;
+  if (r == 0)
     return pt_err_path(p, PATRON_NOT_FOUND, "subscription", "no subscription '%s'", id);
-  if (rc != SQLITE_ROW) return pt_err_sqlite(p, rc, "read subscription");
   return PATRON_OK;
 }
 
@@ -164,13 +165,12 @@ int pt_sub_save(patron *p, const pt_sub *s, bool insert) {
 }
 
 static char *dump(json_t *j) {
-  return j ? json_dumps(j, JSON_COMPACT) : NULL;
+  return pt_json_dumps(j, JSON_COMPACT);
 }
 
 int pt_sub_history(patron *p, const pt_sub *s, int64_t at, const char *from_status,
                    const char *reason, int voluntary, json_t *detail) {
-  if (!detail) detail = json_object();
-  char *text = dump(detail);
+  char *text = dump(detail); /* NULL detail: its constructor failed */
   json_decref(detail);
   if (!text) return pt_err(p, PATRON_NOMEM, "out of memory");
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_SUB_HISTORY_INSERT);
@@ -178,26 +178,30 @@ int pt_sub_history(patron *p, const pt_sub *s, int64_t at, const char *from_stat
     free(text);
     return p->code;
   }
-  sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, s->customer, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, s->id);
+  pt_bind_text(st, 2, s->customer);
   sqlite3_bind_int64(st, 3, at);
   bind_s(st, 4, from_status);
-  sqlite3_bind_text(st, 5, s->status, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 6, reason, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 5, s->status);
+  pt_bind_text(st, 6, reason);
   if (voluntary < 0) sqlite3_bind_null(st, 7);
   else sqlite3_bind_int(st, 7, voluntary);
-  sqlite3_bind_text(st, 8, s->plan, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 8, s->plan);
   sqlite3_bind_int64(st, 9, s->price_cents);
   sqlite3_bind_int64(st, 10, s->mrr_cents);
-  sqlite3_bind_text(st, 11, text, -1, SQLITE_TRANSIENT);
-  free(text);
-  return pt_exec_stmt(p, st, "record subscription history");
+  pt_bind_text(st, 11, text);
+  int rc = pt_exec_stmt(p, st, "record subscription history");
+  free(text); /* bound without a copy: freed after the step */
+  return rc;
 }
 
 int pt_sub_event(patron *p, const pt_sub *s, const char *type, int64_t at,
                  json_t *payload) {
-  json_t *o = json_pack("{s:s, s:s}", "subscription", s->id, "customer", s->customer);
-  if (o && payload && json_object_update(o, payload)) {
+  /* a NULL payload is a constructor that failed: never an event without it */
+  json_t *o = payload ? json_pack("{s:s, s:s}", "subscription", s->id, "customer",
+                                  s->customer)
+                      : NULL;
+  if (o && json_object_update(o, payload)) {
     json_decref(o);
     o = NULL;
   }
@@ -280,7 +284,8 @@ static json_t *payment_method_json(patron *p, int64_t id) {
   if (!st) return NULL;
   sqlite3_bind_int64(st, 1, id);
   json_t *j = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW)
+  int r = pt_row(p, st, "read payment method");
+  if (r > 0)
     j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}",
                   "token", (const char *)sqlite3_column_text(st, 0),
                   "brand", (const char *)sqlite3_column_text(st, 1),
@@ -289,7 +294,7 @@ static json_t *payment_method_json(patron *p, int64_t id) {
                   "exp_year", (json_int_t)sqlite3_column_int64(st, 4),
                   "added_at", pt_sub_time_json(sqlite3_column_int64(st, 5)));
   pt_stmt_done(st);
-  return j ? j : json_null();
+  return r == 0 ? json_null() : j; /* NULL: the read or the object failed */
 }
 
 json_t *pt_sub_json(patron *p, const pt_config *c, const pt_sub *s) {
@@ -557,18 +562,17 @@ static bool customer_exists(patron *p, const char *customer, int *rc) {
     *rc = p->code;
     return false;
   }
-  sqlite3_bind_text(st, 1, customer, -1, SQLITE_TRANSIENT);
-  int src = sqlite3_step(st);
+  pt_bind_text(st, 1, customer);
+  int r = pt_row(p, st, "find customer");
   pt_stmt_done(st);
-  *rc = src == SQLITE_ROW || src == SQLITE_DONE ? PATRON_OK
-                                                : pt_err_sqlite(p, src, "find customer");
-  return src == SQLITE_ROW;
+  *rc = r < 0 ? p->code : PATRON_OK;
+  return r > 0;
 }
 
 int pt_sub_collect(patron *p, sqlite3_stmt *st, pt_sub_ids *ids) {
-  int src;
+  int r;
   ids->n = 0;
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((r = pt_row(p, st, "list subscriptions")) > 0) {
     if (ids->n == ids->cap) {
       size_t cap = ids->cap ? ids->cap * 2 : 16;
       void *nv = realloc(ids->id, cap * sizeof ids->id[0]);
@@ -583,7 +587,7 @@ int pt_sub_collect(patron *p, sqlite3_stmt *st, pt_sub_ids *ids) {
     ids->n++;
   }
   pt_stmt_done(st);
-  return src == SQLITE_DONE ? PATRON_OK : pt_err_sqlite(p, src, "list subscriptions");
+  return r < 0 ? p->code : PATRON_OK;
 }
 
 int patron_sub_show(patron *p, char **out, const char *id) {
@@ -613,7 +617,7 @@ int patron_sub_show(patron *p, char **out, const char *id) {
   }
   sqlite3_stmt *st = pt_stmt(p, PT_SQL_SUB_IDS_CUSTOMER);
   if (!st) return p->code;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, id);
   pt_sub_ids ids = {0};
   if ((rc = pt_sub_collect(p, st, &ids))) {
     free(ids.id);
@@ -682,7 +686,7 @@ int patron_sub_cancel(patron *p, char **out, const char *sub, int at_period_end)
     s.new_price_cents = s.price_effective_at = s.next_retry_at = PT_NONE;
     s.awaiting_method = false;
     if ((rc = pt_sub_save(p, &s, false)) ||
-        (rc = pt_sub_history(p, &s, now, prev, "customer_cancel", 1, NULL)) ||
+        (rc = pt_sub_history(p, &s, now, prev, "customer_cancel", 1, json_object())) ||
         (rc = pt_sub_event(p, &s, "subscription_canceled", now,
                            json_pack("{s:s, s:b, s:s}", "reason", "customer",
                                      "voluntary", 1, "previous_status", prev))))
@@ -798,7 +802,10 @@ int patron_sub_change(patron *p, char **out, const char *sub, const char *plan) 
     s.pending_price_cents = s.pending_count = s.temp_until = PT_NONE;
     s.new_price_cents = s.price_effective_at = PT_NONE;
     change = proration_json(from, s.plan, credit, pl->price_cents, charge, remaining, len);
-    json_object_set_new(change, "kind", json_string("upgrade"));
+    if (!change || json_object_set_new(change, "kind", json_string("upgrade"))) {
+      rc = pt_err(p, PATRON_NOMEM, "out of memory");
+      goto done;
+    }
     if ((rc = pt_sub_save(p, &s, false)) ||
         (rc = pt_sub_history(p, &s, now, s.status, "plan_changed", -1, json_deep_copy(change))) ||
         (rc = pt_sub_event(p, &s, "plan_changed", now, json_deep_copy(change))) ||
@@ -806,8 +813,11 @@ int patron_sub_change(patron *p, char **out, const char *sub, const char *plan) 
                                     NULL)) ||
         (rc = pt_sub_save(p, &s, false)))
       goto done;
-    json_object_set_new(change, "attempt",
-                        s.open_attempt[0] ? json_string(s.open_attempt) : json_null());
+    if (json_object_set_new(change, "attempt",
+                            s.open_attempt[0] ? json_string(s.open_attempt) : json_null())) {
+      rc = pt_err(p, PATRON_NOMEM, "out of memory");
+      goto done;
+    }
   } else {
     /* a downgrade (or the same price): at the end of the period */
     snprintf(s.pending_plan, sizeof s.pending_plan, "%s", pl->name);
@@ -824,8 +834,13 @@ int patron_sub_change(patron *p, char **out, const char *sub, const char *plan) 
       goto done;
   }
   res = pt_sub_json(p, c, &s);
-  if (res) json_object_set_new(res, "change", change);
-  else json_decref(change);
+  /* stolen by the set, even when it fails (a NULL change fails it) */
+  if (!res || json_object_set_new(res, "change", change)) {
+    if (!res) json_decref(change);
+    json_decref(res);
+    res = NULL;
+    rc = pt_err(p, PATRON_NOMEM, "out of memory");
+  }
   change = NULL;
 done:
   json_decref(change);
@@ -875,9 +890,11 @@ int patron_sub_upgrade(patron *p, char **out, const char *sub, const char *plan,
                          s.plan, "until", pt_sub_time_json(s.temp_until), "days",
                          (json_int_t)days, "charge_cents", (json_int_t)0);
   if ((rc = pt_sub_save(p, &s, false)) ||
-      (rc = pt_sub_history(p, &s, now, s.status, "temp_upgrade", -1, json_deep_copy(ev))) ||
-      (rc = pt_sub_event(p, &s, "temporary_upgrade_started", now, ev)))
+      (rc = pt_sub_history(p, &s, now, s.status, "temp_upgrade", -1, json_deep_copy(ev)))) {
+    json_decref(ev);
     goto done;
+  }
+  if ((rc = pt_sub_event(p, &s, "temporary_upgrade_started", now, ev))) goto done;
   res = pt_sub_json(p, c, &s);
 done:
   return pt_sub_finish(p, out, rc, res);
@@ -918,9 +935,11 @@ int patron_sub_convert(patron *p, char **out, const char *sub) {
                          pt_sub_time_json(s.renew_at));
   if ((rc = pt_sub_save(p, &s, false)) ||
       (rc = pt_sub_history(p, &s, now, s.status, "temp_upgrade_converted", -1,
-                           json_deep_copy(ev))) ||
-      (rc = pt_sub_event(p, &s, "temporary_upgrade_converted", now, ev)))
+                           json_deep_copy(ev)))) {
+    json_decref(ev);
     goto done;
+  }
+  if ((rc = pt_sub_event(p, &s, "temporary_upgrade_converted", now, ev))) goto done;
   res = pt_sub_json(p, c, &s);
 done:
   return pt_sub_finish(p, out, rc, res);
@@ -950,7 +969,7 @@ int patron_sub_migrate_price(patron *p, char **out, const char *plan,
     rc = p->code;
     goto done;
   }
-  sqlite3_bind_text(st, 1, pl->name, -1, SQLITE_TRANSIENT);
+  pt_bind_text(st, 1, pl->name);
   if ((rc = pt_sub_collect(p, st, &ids))) goto done;
   for (size_t i = 0; i < ids.n; i++) {
     pt_sub s;
@@ -970,10 +989,15 @@ int patron_sub_migrate_price(patron *p, char **out, const char *plan,
                            "notice_days", (json_int_t)notice_days, "withdrawn", at_price);
     if ((rc = pt_sub_save(p, &s, false)) ||
         (rc = pt_sub_history(p, &s, now, s.status, "price_change_notice", -1,
-                             json_deep_copy(ev))) ||
-        (rc = pt_sub_event(p, &s, "price_change_notice", now, ev)))
+                             json_deep_copy(ev)))) {
+      json_decref(ev);
       goto done;
-    json_array_append_new(list, json_string(s.id));
+    }
+    if ((rc = pt_sub_event(p, &s, "price_change_notice", now, ev))) goto done;
+    if (json_array_append_new(list, json_string(s.id))) {
+      rc = pt_err(p, PATRON_NOMEM, "out of memory");
+      goto done;
+    }
   }
   res = json_pack("{s:s, s:I, s:I, s:o, s:I, s:O}", "plan", pl->name, "price_cents",
                   (json_int_t)pl->price_cents, "notice_days", (json_int_t)notice_days,
