@@ -12,8 +12,9 @@
 # or busy machine that is part of the figure). Reports, does not gate:
 # exit 0 unless it cannot run (2).
 #
-# Environment: BENCH_HTTP_SECONDS=10 BENCH_HTTP_CONNS=8 BENCH_HTTP_THREADS=4
-#              (server worker threads) CC=cc BENCH_KEEP=1 (keep the folder)
+# Environment: BENCH_HTTP_SECONDS=10 BENCH_HTTP_CONNS=8 BENCH_HTTP_THREADS
+#              (server worker threads; default: the server's, one per CPU)
+#              CC=cc BENCH_KEEP=1 (keep the folder)
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +23,7 @@ P=$BUILD/patron
 case $P in /*) ;; *) P=$PWD/$P ;; esac
 SECS=${BENCH_HTTP_SECONDS:-10}
 CONNS=${BENCH_HTTP_CONNS:-8}
-THREADS=${BENCH_HTTP_THREADS:-4}
+THREADS=${BENCH_HTTP_THREADS:-}
 CC=${CC:-cc}
 SHOP=$ROOT/examples/shop
 
@@ -66,7 +67,7 @@ tr -d '\n' <"$WORK/cart.json" >"$WORK/cart1.json"
   die "the bench cart does not quote: $(cat "$WORK/quote.out")"
 
 : >"$WORK/srv.log"
-"$P" --db "$DB" --now $NOW serve --http 127.0.0.1:0 --threads "$THREADS" 2>>"$WORK/srv.log" &
+"$P" --db "$DB" --now $NOW serve --http 127.0.0.1:0 ${THREADS:+--threads "$THREADS"} 2>>"$WORK/srv.log" &
 SRV=$!
 i=0
 while ! grep -q 'listening on' "$WORK/srv.log" 2>/dev/null; do
@@ -80,7 +81,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 plugins=$(grep -c '^[[:space:]]*plugin[[:space:]]' "$SHOP/shop.lua")
 echo "patron http bench: POST /v1/quote, 10-line cart ($(wc -c <"$WORK/cart1.json" | tr -d ' ') bytes," \
   "total_cents $(sed -n 's/.*"total_cents":\([0-9]*\),"points_earned".*/\1/p' "$WORK/quote.out"))"
-echo "  server: $P serve --http 127.0.0.1:$PORT --threads $THREADS; load: $CONNS keep-alive connections, ${SECS}s"
+echo "  server: $P serve --http 127.0.0.1:$PORT ($(sed -n 's/.*(\([0-9]* threads\{0,1\}\).*/\1/p' "$WORK/srv.log")); load: $CONNS keep-alive connections, ${SECS}s"
 
 # load LABEL: one timed run against the server's current configuration
 load() {

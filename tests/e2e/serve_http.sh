@@ -258,6 +258,15 @@ check_eq "... and the server exits 0" "$?" 0
 check_match "... saying it drained" "$(cat srv.log)" 'SIGTERM: draining 1 request'
 check_eq "the drained order is recorded" "$(sqlite3 "$db" "SELECT count(*) FROM orders WHERE order_id = 'T-1'")" 1
 
+# --- the default number of workers: one per online CPU, at least 2 ---------------------------------
+want=$(getconf _NPROCESSORS_ONLN)
+[ "$want" -lt 2 ] && want=2
+[ "$want" -gt 64 ] && want=64
+start_server srv3.log
+check_match "without --threads: a worker per CPU, at least 2" "$(cat srv3.log)" "\\($want threads, "
+kill -TERM "$SRV_PID"
+wait "$SRV_PID"
+
 # --- kill -9 during a stream of commits --------------------------------------------------------------
 start_server srv2.log --threads 2
 : >committed.txt
