@@ -599,6 +599,20 @@ typedef struct hcust {
   int r, f, m;
 } hcust;
 
+/* A new row of rows with the columns a customer's line shares in both
+** lists of the health report (every customer, those at risk). */
+static json_t *customer_row(pt_report *r, json_t *rows, const char *program, const hcust *c) {
+  json_t *row = pt_report_row(r, rows);
+  pt_put_str(r, row, "program", program);
+  pt_put_str(r, row, "customer", c->customer);
+  pt_put_str(r, row, "tier", c->tier);
+  pt_put_time(r, row, "last_order", c->last);
+  pt_put_int(r, row, "days_since", c->days);
+  pt_put_int(r, row, "orders_12m", c->orders12);
+  pt_put_int(r, row, "spend_12m_cents", c->spend12);
+  return row;
+}
+
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
@@ -767,14 +781,7 @@ int pt_report_health(pt_report *r) {
     }
     for (size_t i = 0; i < nc; i++) {
       const hcust *c = &h[i];
-      json_t *row = pt_report_row(r, crows);
-      pt_put_str(r, row, "program", progs[k]->name);
-      pt_put_str(r, row, "customer", c->customer);
-      pt_put_str(r, row, "tier", c->tier);
-      pt_put_time(r, row, "last_order", c->last);
-      pt_put_int(r, row, "days_since", c->days);
-      pt_put_int(r, row, "orders_12m", c->orders12);
-      pt_put_int(r, row, "spend_12m_cents", c->spend12);
+      json_t *row = customer_row(r, crows, progs[k]->name, c);
       pt_put_int(r, row, "r", c->r);
       pt_put_int(r, row, "f", c->f);
       pt_put_int(r, row, "m", c->m);
@@ -785,15 +792,7 @@ int pt_report_health(pt_report *r) {
     }
     qsort(risk, nr, sizeof *risk, cmp_risk);
     for (size_t i = 0; i < nr; i++) {
-      const hcust *c = risk[i];
-      json_t *row = pt_report_row(r, rrows);
-      pt_put_str(r, row, "program", progs[k]->name);
-      pt_put_str(r, row, "customer", c->customer);
-      pt_put_str(r, row, "tier", c->tier);
-      pt_put_time(r, row, "last_order", c->last);
-      pt_put_int(r, row, "days_since", c->days);
-      pt_put_int(r, row, "orders_12m", c->orders12);
-      pt_put_int(r, row, "spend_12m_cents", c->spend12);
+      json_t *row = customer_row(r, rrows, progs[k]->name, risk[i]);
       pt_put_str(r, row, "action", "win-back offer");
     }
   }
