@@ -59,6 +59,11 @@ typedef struct run {
 /* Appends v (stolen) to arr; false when out of memory. */
 static bool append(json_t *arr, json_t *v) { return v && json_array_append_new(arr, v) == 0; }
 
+/* json_object_set_new that remembers a failure (v NULL or no memory). */
+static void put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (!v || json_object_set_new(o, k, v)) *bad = true;
+}
+
 static void warn(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(run *r, const char *fmt, ...) {
   va_list ap;
@@ -316,9 +321,17 @@ static int apply_suggest(run *r, const pt_action *a) {
     if (!rc) warn(r, "suggest: unknown sku %s", a->sku);
     return rc;
   }
-  if (!append(q->suggestions, json_pack("{s:s, s:s, s:s}", "sku", a->sku, "reason", a->text,
-                                        "source", r->src)))
-    return pt_err(r->p, PATRON_NOMEM, "out of memory");
+  /* built field by field: json_pack would parse its format on every
+  ** suggestion; the texts are checked UTF-8 already (pt_action_decode, the
+  ** config) */
+  json_t *o = json_object();
+  bool bad = !o || !append(q->suggestions, o); /* the array owns o from here */
+  if (!bad) {
+    put(o, "sku", json_string_nocheck(a->sku), &bad);
+    put(o, "reason", json_string_nocheck(a->text), &bad);
+    put(o, "source", json_string_nocheck(r->src), &bad);
+  }
+  if (bad) return pt_err(r->p, PATRON_NOMEM, "out of memory");
   char why[PT_NAME_MAX + PT_ACT_TEXT + 4];
   snprintf(why, sizeof why, "%s%s%s", a->sku, a->text[0] ? ": " : "", a->text);
   pt_quote_trace(q, "suggest", r->src, NULL, 0, why);
@@ -635,11 +648,6 @@ void pt_rules_close(patron *p) {
 /* ---- patron report budgets ------------------------------------------------------------ */
 
 static json_t *opt_int(int64_t v) { return v < 0 ? json_null() : json_integer(v); }
-
-/* json_object_set_new that remembers a failure (v NULL or no memory). */
-static void put(json_t *o, const char *k, json_t *v, bool *bad) {
-  if (!v || json_object_set_new(o, k, v)) *bad = true;
-}
 
 int pt_rules_budgets(patron *p, json_t **out) {
   *out = NULL;

@@ -622,7 +622,7 @@ static int build_main(lua_State *L) {
   lua_getfield(L, -1, "random");
   s->r_random = ref(L);
   lua_pop(L, 1);
-  lua_createtable(L, 3, 0); /* its slots live in the array part */
+  lua_createtable(L, 4, 0); /* its slots live in the array part */
   s->r_eval = ref(L);
   lua_newtable(L);
   s->r_programs = ref(L);
@@ -694,6 +694,7 @@ static int build_main(lua_State *L) {
   /* views shared by every call */
   pt_view_catalog(L);
   s->r_catalog = ref(L);
+  pt_action_pin(L);
   pt_view_plans(L, cfg);
   s->r_plans = ref(L);
   return 0;

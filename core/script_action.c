@@ -90,18 +90,28 @@ static void problem(pt_action *a, const char *fmt, ...) {
   a->kind = PT_ACT_INVALID;
 }
 
-/* [-0, +1] the raw value of the string key name in table t, or nil. */
-static int field(lua_State *L, int t, const char *name) {
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), name) == 0) {
-      lua_remove(L, -2);
-      return lua_type(L, -1);
-    }
-    lua_pop(L, 1);
+/* The field names actions are read by. pt_action_pin keeps them alive in
+** the state, and Lua interns short strings, so pushing one finds the
+** interned string: it allocates nothing and cannot raise. */
+static const char *const field_names[] = {"action", "invalid", "cents", "bp", "skus",
+                                          "reason", "sku", "qty", "points", "text"};
+
+void pt_action_pin(lua_State *L) {
+  int n = (int)(sizeof field_names / sizeof field_names[0]);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, field_names[i]);
+    lua_rawseti(L, -2, i + 1);
   }
-  lua_pushnil(L);
-  return LUA_TNIL;
+  luaL_ref(L, LUA_REGISTRYINDEX); /* for the state's life */
+}
+
+/* [-0, +1] the raw value of the string key name (one of field_names) in
+** table t, or nil. */
+static int field(lua_State *L, int t, const char *name) {
+  t = lua_absindex(L, t);
+  lua_pushstring(L, name);
+  return lua_rawget(L, t);
 }
 
 /* What a value is, for messages: a float 1.5, text "x", a table. */

@@ -43,6 +43,7 @@ typedef struct map {
 struct rt_catalog {
   int64_t version;     /* catalog_version.n the rows belong to */
   int64_t checked_gen; /* the evaluation that last read the counter */
+  uint64_t epoch;      /* counts the times rows were freed */
   map skus, cats;
 };
 
@@ -75,9 +76,13 @@ static slot *map_find(const map *m, const char *key, uint64_t h) {
 }
 
 /* An empty slot for key (not present), the map emptied first when it holds
-** limit keys; NULL when out of memory. The caller fills item or items. */
-static slot *map_add(map *m, const char *key, uint64_t h, size_t limit) {
-  if (m->used >= limit) map_clear(m);
+** limit keys (*epoch counts it); NULL when out of memory. The caller fills
+** item or items. */
+static slot *map_add(map *m, const char *key, uint64_t h, size_t limit, uint64_t *epoch) {
+  if (m->used >= limit) {
+    map_clear(m);
+    ++*epoch;
+  }
   if (!m->cap) {
     size_t cap = 16;
     while (cap < limit * 2) cap *= 2; /* load at most one half: no rehash */
@@ -138,6 +143,7 @@ static int fresh(pt_script *s) {
     map_clear(&c->skus);
     map_clear(&c->cats);
     c->version = v;
+    c->epoch++;
   }
   c->checked_gen = s->gen;
   return PATRON_OK;
@@ -163,7 +169,7 @@ int pt_script_item(pt_script *s, const char *sku, const pt_item **out) {
   pt_stmt_done(st);
   if (r < 0) return p->code;
   if (r > 0 && !it) return pt_err(p, PATRON_NOMEM, "out of memory");
-  if (!(e = map_add(m, sku, h, RT_CAT_SKUS))) {
+  if (!(e = map_add(m, sku, h, RT_CAT_SKUS, &s->catalog->epoch))) {
     free(it);
     return pt_err(p, PATRON_NOMEM, "out of memory");
   }
@@ -207,7 +213,7 @@ int pt_script_top(pt_script *s, const char *category, pt_item *const **out, size
   }
   pt_stmt_done(st);
   if (got == RT_CAT_ROWS) r = 0;
-  if (r < 0 || !(e = map_add(m, category, h, RT_CAT_CATS))) {
+  if (r < 0 || !(e = map_add(m, category, h, RT_CAT_CATS, &s->catalog->epoch))) {
     for (size_t i = 0; i < got; i++) free(rows[i]);
     free(rows);
     return r < 0 ? p->code : pt_err(p, PATRON_NOMEM, "out of memory");
@@ -217,6 +223,10 @@ int pt_script_top(pt_script *s, const char *category, pt_item *const **out, size
   *out = rows;
   *n = got;
   return PATRON_OK;
+}
+
+uint64_t pt_script_catalog_epoch(const pt_script *s) {
+  return s->catalog ? s->catalog->epoch : 0;
 }
 
 void pt_script_catalog_free(pt_script *s) {

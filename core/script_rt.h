@@ -37,6 +37,8 @@
 #define EV_CART_KEPT 1 /* the cart view (kept: filled in place per evaluation) */
 #define EV_CUSTOMER 2  /* the customer view (kept: refreshed per evaluation) */
 #define EV_LINE_POOL 3 /* the cart's line views by position (kept) */
+#define EV_ITEMS 4     /* catalog item prototypes by pt_item address */
+#define RT_ITEMS_MAX 2048 /* prototypes kept before the table is dropped */
 
 typedef struct pt_plugin_rt {
   char name[PT_NAME_MAX];
@@ -92,6 +94,8 @@ struct pt_script {
   char today[11];
   /* the catalog rows plugins looked up (script_catalog.c) */
   struct rt_catalog *catalog;
+  uint64_t items_epoch;      /* the catalog epoch EV_ITEMS belongs to */
+  int nitems;                /* prototypes in EV_ITEMS */
   /* rules test */
   json_t *test_customer, *test_log, *test_actions;
 };
@@ -109,6 +113,9 @@ void pt_script_sorted_iter(lua_State *L, pt_script *s, int idx);
 typedef struct rt_catalog rt_catalog;
 /* Frees the kept catalog rows (the state's end). */
 void pt_script_catalog_free(pt_script *s);
+/* Changes whenever kept rows are freed: what is keyed by their addresses
+** (the item prototypes of script_view.c) must be dropped then. */
+uint64_t pt_script_catalog_epoch(const pt_script *s);
 
 /* ---- script_view.c ------------------------------------------------------- */
 
@@ -132,6 +139,9 @@ void pt_view_ctx(lua_State *L, pt_script *s, pt_plugin_rt *pl);
 /* Decodes what a hook returned (the value at idx) into c, reading raw
 ** fields only: no allocation, no raise, no plugin code. */
 int pt_action_decode(pt_script *s, lua_State *L, int idx, pt_call *c);
+/* [-0, +0] keeps the field names of actions alive in the state, so that
+** reading an action never allocates (at the state's build). */
+void pt_action_pin(lua_State *L);
 /* Marks the call failed with a message (made valid UTF-8). */
 void pt_script_fail(pt_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -742,29 +742,79 @@ static void push_customer(lua_State *L, pt_script *s) {
 
 /* ---- ctx.catalog -------------------------------------------------------------------- */
 
-/* [-0, +1] a catalog item as a plain table (the plugin's own copy). */
-static void push_item(lua_State *L, const pt_item *r) {
+/* [-0, +1] the prototype of a catalog item: its fields as Lua values,
+** made once per kept row (EV_ITEMS, keyed by the row's address, dropped
+** when the catalog's rows are freed or RT_ITEMS_MAX are kept). */
+static void push_prototype(lua_State *L, pt_script *s, const pt_item *r) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->r_eval);
+  int ev = lua_gettop(L);
+  uint64_t epoch = pt_script_catalog_epoch(s);
+  if (lua_rawgeti(L, ev, EV_ITEMS) == LUA_TNIL || s->items_epoch != epoch ||
+      s->nitems >= RT_ITEMS_MAX) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 64);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ev, EV_ITEMS); /* an array slot: cannot fail */
+    s->items_epoch = epoch;
+    s->nitems = 0;
+  }
+  int items = lua_gettop(L);
+  if (lua_rawgetp(L, items, r) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 6);
+    int t = lua_gettop(L);
+    set_str(L, t, "sku", r->sku);
+    set_str(L, t, "name", r->name);
+    if (r->has_price) set_int(L, t, "price_cents", r->price_cents);
+    set_str(L, t, "category", r->category);
+    set_int(L, t, "popularity", r->popularity);
+    lua_newtable(L); /* the tags column, split at ';' or ',', trimmed */
+    lua_Integer n = 0;
+    for (const char *c = r->tags; *c;) {
+      size_t len = strcspn(c, ";,");
+      const char *a = c, *z = c + len;
+      while (a < z && (*a == ' ' || *a == '\t')) a++;
+      while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
+      if (z > a) {
+        lua_pushlstring(L, a, (size_t)(z - a));
+        lua_rawseti(L, -2, ++n);
+      }
+      c += len + (c[len] != 0);
+    }
+    lua_setfield(L, t, "tags");
+    lua_pushvalue(L, t);
+    lua_rawsetp(L, items, r);
+    s->nitems++;
+  }
+  lua_replace(L, ev);
+  lua_settop(L, ev);
+}
+
+/* [-0, +1] a catalog item as a plain table: the plugin's own copy of the
+** prototype (tags list included), so what one plugin does to it no other
+** sees. Copying Lua values is cheaper than making them from C text. */
+static void push_item(lua_State *L, pt_script *s, const pt_item *r) {
+  push_prototype(L, s, r);
+  int proto = lua_gettop(L);
   lua_createtable(L, 0, 6);
   int t = lua_gettop(L);
-  set_str(L, t, "sku", r->sku);
-  set_str(L, t, "name", r->name);
-  if (r->has_price) set_int(L, t, "price_cents", r->price_cents);
-  set_str(L, t, "category", r->category);
-  set_int(L, t, "popularity", r->popularity);
-  lua_newtable(L); /* the tags column, split at ';' or ',', trimmed */
-  lua_Integer n = 0;
-  for (const char *c = r->tags; *c;) {
-    size_t len = strcspn(c, ";,");
-    const char *a = c, *z = c + len;
-    while (a < z && (*a == ' ' || *a == '\t')) a++;
-    while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
-    if (z > a) {
-      lua_pushlstring(L, a, (size_t)(z - a));
-      lua_rawseti(L, -2, ++n);
+  lua_pushnil(L);
+  while (lua_next(L, proto)) {
+    if (lua_type(L, -1) == LUA_TTABLE) { /* tags */
+      int src = lua_gettop(L);
+      lua_Integer n = (lua_Integer)lua_rawlen(L, src);
+      lua_createtable(L, (int)n, 0);
+      for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, src, i);
+        lua_rawseti(L, -2, i);
+      }
+      lua_replace(L, src);
     }
-    c += len + (c[len] != 0);
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, t); /* key, value: the key stays for lua_next */
   }
-  lua_setfield(L, t, "tags");
+  lua_remove(L, proto);
 }
 
 /* ctx.catalog.get(sku) */
@@ -774,7 +824,7 @@ static int catalog_get(lua_State *L) {
   need_eval(L, s, 0);
   const pt_item *it;
   if (pt_script_item(s, sku, &it)) return storage_error(L, s, "ctx.catalog.get");
-  if (it) push_item(L, it);
+  if (it) push_item(L, s, it);
   else lua_pushnil(L);
   return 1;
 }
@@ -815,7 +865,7 @@ static int catalog_top(lua_State *L) {
     bool skip = false;
     for (size_t e = 0; e < nex && !skip; e++) skip = strcmp(ex[e], rows[i]->sku) == 0;
     if (skip) continue;
-    push_item(L, rows[i]);
+    push_item(L, s, rows[i]);
     lua_rawseti(L, -2, ++k);
   }
   return 1;

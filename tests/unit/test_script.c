@@ -47,6 +47,8 @@ static patron *open_db(const char *db) {
   return p;
 }
 
+static void write_file(const char *path, const char *text);
+
 /* A fresh shop with the test catalog and the configuration src. */
 static patron *shop(const char *db, const char *src) {
   unlink_db(db);
@@ -620,6 +622,44 @@ TEST(views_and_helpers_show_the_cart_customer_and_catalog) {
   patron_close(p);
 }
 
+/* The cart view and its line views are kept by the state and filled in
+** place, and catalog items are copies of kept rows: a plugin that changes
+** its copies, a shorter or anonymous cart, an order's fields from on_earn,
+** none of it may show in the next call; a catalog import shows at once. */
+TEST(kept_views_and_catalog_rows_never_carry_one_cart_into_the_next) {
+  patron *p = shop("mutate.db", BASE "plugin \"mutate.lua\" {}\n");
+  const char *small = "{\"at\":\"2026-11-23T12:00:00Z\",\"lines\":[{\"sku\":\"MP3-01\","
+                      "\"qty\":1,\"unit_cents\":4999,\"category\":\"mp3\"}]}";
+  json_t *a = quote(p, NORMAL), *b = quote(p, small), *c = quote(p, NORMAL);
+  CHECK(a && b && c);
+  if (a && b && c) {
+    CHECK_STR(MESSAGE(a, "seen "), "seen Headphones/0/Coffee beans lines 2 COF-01+MUG-01 "
+                                   "second true customer C1 paid nil");
+    CHECK_HAS(MESSAGE(a, "earn "), "earn 3097");
+    CHECK_STR(MESSAGE(b, "seen "), "seen Headphones/0/Coffee beans lines 1 MP3-01 "
+                                   "second false customer nil paid nil");
+    char *ja = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+    char *jc = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(jc, ja); /* the same cart, the same quote */
+    free(ja);
+    free(jc);
+  }
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+  write_file("rename.csv", "sku,name,price_cents,category,popularity\n"
+                           "HP-07,Studio headphones,2999,headphones,40\n"
+                           "COF-03,Espresso beans,1099,coffee,95\n");
+  patron_import_result ir;
+  CHECK_EQ_I64(patron_import_catalog(p, &ir, "rename.csv", NULL, NULL), PATRON_OK);
+  json_t *d = quote(p, NORMAL);
+  CHECK_STR(MESSAGE(d, "seen "), "seen Studio headphones/0/Espresso beans lines 2 COF-01+MUG-01 "
+                                 "second true customer C1 paid nil");
+  json_decref(d);
+  unlink("rename.csv");
+  patron_close(p);
+}
+
 TEST(the_customer_view_follows_the_cart) {
   patron *p = shop("cust.db", BASE "plugin \"customer.lua\" { n = 0 }\n");
   json_t *r = commit(p, "{\"order_id\":\"O1\",\"customer\":\"C1\",\"at\":\"2026-11-01T10:00:00Z\","
@@ -1089,6 +1129,7 @@ int main(void) {
   RUN(a_plugin_that_fails_to_load_warns_on_every_cart);
   RUN(strict_mode_fails_the_quote_with_rule_error);
   RUN(views_and_helpers_show_the_cart_customer_and_catalog);
+  RUN(kept_views_and_catalog_rows_never_carry_one_cart_into_the_next);
   RUN(the_customer_view_follows_the_cart);
   RUN(at_most_ten_suggestions_per_quote);
   RUN(shipping_action_replaces_the_charge);
