@@ -54,13 +54,16 @@ PT_SQL(LOTS_SUMS,
 PT_SQL(LOTS_DUE,
        "SELECT id, program, customer, left, earned_at FROM lots "
        "WHERE left > 0 AND expires_at <= ?1 ORDER BY expires_at, id LIMIT 500")
+/* expiry notices: by the lots expiring in the notice window
+** (lots_expiring), not every open lot of the program (lots_open, which
+** the planner would pick for program = ?1) */
 PT_SQL(LOTS_NOTICE,
-       "SELECT customer, sum(left), min(expires_at) FROM lots "
+       "SELECT customer, sum(left), min(expires_at) FROM lots INDEXED BY lots_expiring "
        "WHERE left > 0 AND notified = 0 AND program = ?1 "
        "AND expires_at > ?2 AND expires_at <= ?3 "
        "GROUP BY customer ORDER BY customer")
 PT_SQL(LOTS_MARK_NOTIFIED,
-       "UPDATE lots SET notified = 1 WHERE left > 0 AND notified = 0 "
+       "UPDATE lots INDEXED BY lots_expiring SET notified = 1 WHERE left > 0 AND notified = 0 "
        "AND program = ?1 AND expires_at > ?2 AND expires_at <= ?3")
 PT_SQL(SPEND_INSERT,
        "INSERT INTO spend (program, customer, at, cents, order_ref) "
