@@ -104,7 +104,7 @@ $(BUILD)/libpatron.so: $(LIB_OBJ)
 $(BUILD)/patron: $(CLI_OBJ) $(BUILD)/libpatron.a
 	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libpatron.a $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libpatron.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/fault_alloc.h $(BUILD)/libpatron.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDSAN) -o $@ $< $(BUILD)/libpatron.a $(LDLIBS_ALL)
 
