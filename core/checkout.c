@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "checkout.h"
+#include "json.h"
 #include "ledger.h"
 #include "rules.h"
 
@@ -75,31 +76,20 @@ static void trim_cut_utf8(char *s) {
   if (n - (k - 1) < want) s[k - 1] = 0;
 }
 
-/* json_object_set_new that remembers a failure (v NULL or no memory). */
-static void put(json_t *o, const char *k, json_t *v, bool *bad) {
-  if (!v || json_object_set_new(o, k, v)) *bad = true;
-}
-
-/* Appends v (stolen) to one of the quote's arrays; a failure (v NULL: out
-** of memory) is latched in q->oom and fails the quote at the end. */
-static void add(pt_quote *q, json_t *arr, json_t *v) {
-  if (!v || json_array_append_new(arr, v)) q->oom = true;
-}
-
 void pt_quote_trace(pt_quote *q, const char *stage, const char *source,
                     const char *what, int64_t amount, const char *reason) {
   bool bad = false;
   json_t *t = json_object();
-  put(t, "stage", json_string(stage), &bad);
-  put(t, "source", json_string(source), &bad);
-  if (what) put(t, what, json_integer(amount), &bad);
-  put(t, "reason", json_string(reason ? reason : ""), &bad);
+  pt_json_put(t, "stage", json_string(stage), &bad);
+  pt_json_put(t, "source", json_string(source), &bad);
+  if (what) pt_json_put(t, what, json_integer(amount), &bad);
+  pt_json_put(t, "reason", json_string(reason ? reason : ""), &bad);
   if (bad) {
     json_decref(t);
     q->oom = true;
     return;
   }
-  add(q, q->trace, t);
+  pt_json_append(q->trace, t, &q->oom);
 }
 
 static void warn(pt_quote *q, const char *fmt, ...)
@@ -111,7 +101,7 @@ static void warn(pt_quote *q, const char *fmt, ...) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   trim_cut_utf8(buf);
-  add(q, q->warnings, json_string(buf));
+  pt_json_append(q->warnings, json_string(buf), &q->oom);
 }
 
 int pt_quote_discount(patron *p, pt_quote *q, const char *source,
@@ -147,10 +137,10 @@ int pt_quote_discount(patron *p, pt_quote *q, const char *source,
   json_t *skus = json_array(), *d = json_object();
   for (size_t i = 0; i < nlines && skus; i++)
     if (json_array_append_new(skus, json_string(c->lines[lines[i]].sku))) bad = true;
-  put(d, "source", json_string(source), &bad);
-  put(d, "reason", json_string(reason), &bad);
-  put(d, "cents", json_integer(cents), &bad);
-  put(d, "skus", skus, &bad); /* stolen even on failure */
+  pt_json_put(d, "source", json_string(source), &bad);
+  pt_json_put(d, "reason", json_string(reason), &bad);
+  pt_json_put(d, "cents", json_integer(cents), &bad);
+  pt_json_put(d, "skus", skus, &bad); /* stolen even on failure */
   if (bad || json_array_append_new(q->discounts, d)) {
     if (bad) json_decref(d);
     q->oom = true;
@@ -214,7 +204,8 @@ static int stage_validate(patron *p, pt_quote *q) {
       return rc;
     snprintf(q->tier, sizeof q->tier, "%s", q->balance.tier);
     if (!q->known_customer)
-      add(q, q->messages, json_string("new member: welcome to the program"));
+      pt_json_append(q->messages, json_string("new member: welcome to the program"),
+                     &q->oom);
   }
   pt_quote_trace(q, "validate", "cart", "subtotal_cents", q->subtotal_cents,
                  "sum of qty x unit_cents over the lines");
@@ -272,10 +263,10 @@ static int stage_bundles(patron *p, pt_quote *q) {
     trim_cut_utf8(reason);
     pt_buf_free(&items);
     json_t *d = json_object();
-    put(d, "source", json_string(source), &bad);
-    put(d, "reason", json_string(reason), &bad);
-    put(d, "cents", json_integer(a.saving[b]), &bad);
-    put(d, "skus", skus, &bad); /* stolen even on failure */
+    pt_json_put(d, "source", json_string(source), &bad);
+    pt_json_put(d, "reason", json_string(reason), &bad);
+    pt_json_put(d, "cents", json_integer(a.saving[b]), &bad);
+    pt_json_put(d, "skus", skus, &bad); /* stolen even on failure */
     if (bad) json_decref(d);
     if (bad || json_array_append_new(q->discounts, d)) {
       free(mem);
@@ -341,7 +332,7 @@ static void stage_shipping(pt_quote *q) {
   if (q->cart->nlines > 0) {
     char msg[160];
     snprintf(msg, sizeof msg, "add %s more for free shipping", b);
-    add(q, q->messages, json_string(msg));
+    pt_json_append(q->messages, json_string(msg), &q->oom);
   }
 }
 
@@ -490,35 +481,35 @@ json_t *pt_quote_to_json(const pt_quote *q) {
   for (size_t i = 0; i < c->nlines; i++) {
     const pt_line *l = &c->lines[i];
     json_t *lj = json_object();
-    put(lj, "sku", json_string(l->sku), &bad);
-    put(lj, "qty", json_integer(l->qty), &bad);
-    put(lj, "unit_cents", json_integer(l->unit_cents), &bad);
-    put(lj, "discount_cents", json_integer(l->discount_cents), &bad);
-    put(lj, "total_cents", json_integer(l->gross_cents - l->discount_cents), &bad);
+    pt_json_put(lj, "sku", json_string(l->sku), &bad);
+    pt_json_put(lj, "qty", json_integer(l->qty), &bad);
+    pt_json_put(lj, "unit_cents", json_integer(l->unit_cents), &bad);
+    pt_json_put(lj, "discount_cents", json_integer(l->discount_cents), &bad);
+    pt_json_put(lj, "total_cents", json_integer(l->gross_cents - l->discount_cents), &bad);
     if (json_array_append_new(lines, lj)) bad = true;
   }
-  put(o, "program", json_string(q->prog->name), &bad);
-  put(o, "customer", c->customer[0] ? json_string(c->customer) : json_null(), &bad);
-  put(o, "currency", json_string(q->cfg->currency), &bad);
-  put(o, "lines", lines, &bad);
-  put(o, "subtotal_cents", json_integer(q->subtotal_cents), &bad);
-  put(o, "discounts", json_incref(q->discounts), &bad);
-  put(o, "discount_cents", json_integer(q->discount_cents), &bad);
-  put(o, "shipping_cents", json_integer(q->shipping_cents), &bad);
-  put(o, "free_shipping",
+  pt_json_put(o, "program", json_string(q->prog->name), &bad);
+  pt_json_put(o, "customer", c->customer[0] ? json_string(c->customer) : json_null(), &bad);
+  pt_json_put(o, "currency", json_string(q->cfg->currency), &bad);
+  pt_json_put(o, "lines", lines, &bad);
+  pt_json_put(o, "subtotal_cents", json_integer(q->subtotal_cents), &bad);
+  pt_json_put(o, "discounts", json_incref(q->discounts), &bad);
+  pt_json_put(o, "discount_cents", json_integer(q->discount_cents), &bad);
+  pt_json_put(o, "shipping_cents", json_integer(q->shipping_cents), &bad);
+  pt_json_put(o, "free_shipping",
       q->threshold_cents < 0 ? json_null()
       : json_pack("{s:I, s:I}", "threshold_cents", (json_int_t)q->threshold_cents,
                   "missing_cents", (json_int_t)q->missing_cents), &bad);
-  put(o, "redeem", json_pack("{s:I, s:I}", "points",
+  pt_json_put(o, "redeem", json_pack("{s:I, s:I}", "points",
       (json_int_t)q->redeem_points, "cents", (json_int_t)q->redeem_cents), &bad);
-  put(o, "total_cents", json_integer(q->total_cents), &bad);
-  put(o, "points_earned", json_integer(q->points_earned), &bad);
-  put(o, "tier", json_string(q->tier), &bad);
-  put(o, "suggestions", json_incref(q->suggestions), &bad);
-  put(o, "messages", json_incref(q->messages), &bad);
-  put(o, "trace", json_incref(q->trace), &bad);
-  put(o, "warnings", json_incref(q->warnings), &bad);
-  put(o, "config_version", json_integer(q->cfg->version), &bad);
+  pt_json_put(o, "total_cents", json_integer(q->total_cents), &bad);
+  pt_json_put(o, "points_earned", json_integer(q->points_earned), &bad);
+  pt_json_put(o, "tier", json_string(q->tier), &bad);
+  pt_json_put(o, "suggestions", json_incref(q->suggestions), &bad);
+  pt_json_put(o, "messages", json_incref(q->messages), &bad);
+  pt_json_put(o, "trace", json_incref(q->trace), &bad);
+  pt_json_put(o, "warnings", json_incref(q->warnings), &bad);
+  pt_json_put(o, "config_version", json_integer(q->cfg->version), &bad);
   if (bad) {
     json_decref(o);
     return NULL;

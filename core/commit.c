@@ -26,17 +26,12 @@
 #include "reports.h"
 #include "rules.h"
 
-/* json_object_set_new that remembers a failure (v NULL or no memory). */
-static void put(json_t *o, const char *k, json_t *v, bool *bad) {
-  if (!v || json_object_set_new(o, k, v)) *bad = true;
-}
-
 char *patron_error_json(patron *p) {
   bool bad = false;
   json_t *e = json_object();
-  put(e, "code", json_string(patron_code_name(patron_errcode(p))), &bad);
-  put(e, "message", json_string(patron_errmsg(p)), &bad);
-  if (p && p->errpath[0]) put(e, "path", json_string(p->errpath), &bad);
+  pt_json_put(e, "code", json_string(patron_code_name(patron_errcode(p))), &bad);
+  pt_json_put(e, "message", json_string(patron_errmsg(p)), &bad);
+  if (p && p->errpath[0]) pt_json_put(e, "path", json_string(p->errpath), &bad);
   if (bad) { /* an error without its message is no answer: NULL */
     json_decref(e);
     return NULL;
@@ -330,12 +325,12 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt, patron_quote *o
       goto fail;
     patron_balance_info b;
     if ((rc = pt_ledger_balance(p, q.prog, cust, q.at, &b))) goto fail;
-    put(r, "balance_after", json_integer(b.points), &bad);
-    put(r, "tier_after", json_string(b.tier), &bad);
+    pt_json_put(r, "balance_after", json_integer(b.points), &bad);
+    pt_json_put(r, "tier_after", json_string(b.tier), &bad);
   } else {
-    put(r, "balance_after", json_null(), &bad);
+    pt_json_put(r, "balance_after", json_null(), &bad);
   }
-  put(r, "order_id", json_string(cart->order_id), &bad);
+  pt_json_put(r, "order_id", json_string(cart->order_id), &bad);
   /* a receipt missing an entry or a key must not be stored */
   if (bad || !(*receipt = pt_json_dumps(r, JSON_COMPACT))) {
     rc = pt_err(p, PATRON_NOMEM, "out of memory");

@@ -90,6 +90,18 @@ json_t *pt_json_loads(const char *s, size_t flags, json_error_t *err, bool *oom)
   return pt_json_loadb(s, strlen(s), flags, err, oom);
 }
 
+bool pt_json_put(json_t *o, const char *k, json_t *v, bool *bad) {
+  if (json_object_set_new(o, k, v) == 0) return true; /* -1 for a NULL o or v */
+  if (bad) *bad = true;
+  return false;
+}
+
+bool pt_json_append(json_t *arr, json_t *v, bool *bad) {
+  if (json_array_append_new(arr, v) == 0) return true;
+  if (bad) *bad = true;
+  return false;
+}
+
 static int to_buf(const char *s, size_t n, void *ud) {
   pt_buf *b = ud;
   pt_buf_add(b, s, n);

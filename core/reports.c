@@ -57,16 +57,11 @@ static void bp_text(char *buf, size_t size, int64_t bp, bool score) {
 }
 
 bool pt_put(pt_report *r, json_t *obj, const char *key, json_t *v) {
-  /* json_object_set_new frees v on failure, and fails for a NULL v or obj */
-  if (json_object_set_new(obj, key, v) == 0) return true;
-  r->oom = true;
-  return false;
+  return pt_json_put(obj, key, v, &r->oom);
 }
 
 bool pt_append(pt_report *r, json_t *arr, json_t *v) {
-  if (json_array_append_new(arr, v) == 0) return true;
-  r->oom = true;
-  return false;
+  return pt_json_append(arr, v, &r->oom);
 }
 
 json_t *pt_report_row(pt_report *r, json_t *rows) {
@@ -280,27 +275,6 @@ ptrdiff_t pt_period_find(const pt_period *v, size_t n, int64_t t) {
   }
   if (lo < n && v[lo].from <= t && t < v[lo].to) return (ptrdiff_t)lo;
   return -1;
-}
-
-int pt_report_step_err(patron *p, int rc, const char *what) {
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return PATRON_OK;
-  return pt_err_sqlite(p, rc, what);
-}
-
-int pt_report_text(patron *p, sqlite3_stmt *st, int i, const char **out) {
-  *out = NULL;
-  if (sqlite3_column_type(st, i) == SQLITE_NULL) return PATRON_OK;
-  /* NULL for a value that is not NULL: SQLite ran out of memory making it */
-  if (!(*out = (const char *)sqlite3_column_text(st, i)))
-    return pt_err_sqlite(p, SQLITE_NOMEM, "read a text column");
-  return PATRON_OK;
-}
-
-int pt_report_text_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size) {
-  const char *s;
-  int rc = pt_report_text(p, st, i, &s);
-  snprintf(buf, size, "%s", s ? s : "");
-  return rc;
 }
 
 void pt_order_channel(const char *order_id, char *buf, size_t size) {

@@ -57,12 +57,6 @@ typedef struct run {
 } run;
 
 /* Appends v (stolen) to arr; false when out of memory. */
-static bool append(json_t *arr, json_t *v) { return v && json_array_append_new(arr, v) == 0; }
-
-/* json_object_set_new that remembers a failure (v NULL or no memory). */
-static void put(json_t *o, const char *k, json_t *v, bool *bad) {
-  if (!v || json_object_set_new(o, k, v)) *bad = true;
-}
 
 static void warn(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(run *r, const char *fmt, ...) {
@@ -73,7 +67,7 @@ static void warn(run *r, const char *fmt, ...) {
   char buf[700];
   snprintf(buf, sizeof buf, "plugin %s: %s", r->g->name, r->result);
   json_t *w = json_string(buf); /* texts are UTF-8 by now: NULL is out of memory */
-  if (!append(r->q->warnings, w)) r->oom = true;
+  pt_json_append(r->q->warnings, w, &r->oom);
 }
 
 /* A drop that is not a problem (a suggestion already in the cart). */
@@ -325,11 +319,11 @@ static int apply_suggest(run *r, const pt_action *a) {
   ** suggestion; the texts are checked UTF-8 already (pt_action_decode, the
   ** config) */
   json_t *o = json_object();
-  bool bad = !o || !append(q->suggestions, o); /* the array owns o from here */
+  bool bad = !pt_json_append(q->suggestions, o, NULL); /* the array owns o from here */
   if (!bad) {
-    put(o, "sku", json_string_nocheck(a->sku), &bad);
-    put(o, "reason", json_string_nocheck(a->text), &bad);
-    put(o, "source", json_string_nocheck(r->src), &bad);
+    pt_json_put(o, "sku", json_string_nocheck(a->sku), &bad);
+    pt_json_put(o, "reason", json_string_nocheck(a->text), &bad);
+    pt_json_put(o, "source", json_string_nocheck(r->src), &bad);
   }
   if (bad) return pt_err(r->p, PATRON_NOMEM, "out of memory");
   char why[PT_NAME_MAX + PT_ACT_TEXT + 4];
@@ -351,7 +345,7 @@ static int apply_message(run *r, const pt_action *a) {
     quietly(r, "a quote carries at most 20 plugin messages");
     return PATRON_OK;
   }
-  if (!append(q->messages, json_string(a->text)))
+  if (!pt_json_append(q->messages, json_string(a->text), NULL))
     return pt_err(r->p, PATRON_NOMEM, "out of memory");
   pt_quote_trace(q, "message", r->src, NULL, 0, a->text);
   snprintf(r->result, sizeof r->result, "applied");
@@ -388,8 +382,8 @@ static int apply_bonus(run *r, const pt_action *a) {
     return PATRON_OK;
   }
   const char *why = reason_or(a, "bonus points");
-  if (!append(q->bonuses, json_pack("{s:s, s:s, s:I}", "source", r->src, "reason", why,
-                                    "points", (json_int_t)a->points)))
+  if (!pt_json_append(q->bonuses, json_pack("{s:s, s:s, s:I}", "source", r->src, "reason", why,
+                                            "points", (json_int_t)a->points), NULL))
     return pt_err(r->p, PATRON_NOMEM, "out of memory");
   q->bonus_points += a->points;
   pt_quote_trace(q, "earn", r->src, "points", a->points, why);
@@ -672,21 +666,21 @@ int pt_rules_budgets(patron *p, json_t **out) {
       bad = true;
       break;
     }
-    put(o, "plugin", json_string(g->name), &bad);
-    put(o, "active", json_boolean(in_window(g, now)), &bad);
-    put(o, "from", from[0] ? json_string(from) : json_null(), &bad);
-    put(o, "to", to[0] ? json_string(to) : json_null(), &bad);
+    pt_json_put(o, "plugin", json_string(g->name), &bad);
+    pt_json_put(o, "active", json_boolean(in_window(g, now)), &bad);
+    pt_json_put(o, "from", from[0] ? json_string(from) : json_null(), &bad);
+    pt_json_put(o, "to", to[0] ? json_string(to) : json_null(), &bad);
     const char *names[] = {"cents", "points", "uses"};
     int64_t budget[] = {g->budget_cents, g->budget_points, g->budget_uses};
     int64_t used[] = {sp.cents, sp.points, sp.uses};
     for (int k = 0; k < 3; k++) {
       char key[32];
       snprintf(key, sizeof key, "budget_%s", names[k]);
-      put(o, key, opt_int(budget[k]), &bad);
+      pt_json_put(o, key, opt_int(budget[k]), &bad);
       snprintf(key, sizeof key, "spent_%s", names[k]);
-      put(o, key, json_integer(used[k]), &bad);
+      pt_json_put(o, key, json_integer(used[k]), &bad);
       snprintf(key, sizeof key, "left_%s", names[k]);
-      put(o, key, budget[k] < 0 ? json_null()
+      pt_json_put(o, key, budget[k] < 0 ? json_null()
                   : json_integer(budget[k] > used[k] ? budget[k] - used[k] : 0), &bad);
     }
   }

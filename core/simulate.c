@@ -291,7 +291,7 @@ int patron_simulate(patron *p, char **out, const char *config_path, int64_t from
     patron_time_format(t, sizeof t, to);
     json_t *doc = json_object();
     bool bad = !doc;
-#define SET(k, v) bad |= json_object_set_new(doc, k, v) != 0
+#define SET(k, v) pt_json_put(doc, k, v, &bad)
     SET("config", json_string(config_path));
     SET("from", json_string(f));
     SET("to", json_string(t));

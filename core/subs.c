@@ -301,7 +301,7 @@ json_t *pt_sub_json(patron *p, const pt_config *c, const pt_sub *s) {
   json_t *j = json_object();
   if (!j) return NULL;
   bool bad = false;
-#define SET(k, v) bad |= json_object_set_new(j, k, v) != 0
+#define SET(k, v) pt_json_put(j, k, v, &bad)
   SET("id", json_string(s->id));
   SET("customer", json_string(s->customer));
   SET("plan", json_string(s->plan));
