@@ -141,8 +141,17 @@ int pt_row(patron *p, sqlite3_stmt *st, const char *what);
 ** clears the bindings before the statement is used again). Every text
 ** bind goes through here; binding integers and NULL cannot fail either. */
 void pt_bind_text(sqlite3_stmt *st, int i, const char *s);
-/* Copies a text column into buf (truncating), "" for NULL. */
+/* Copies a text column into buf (truncating), "" for NULL. Unchecked: for
+** TEXT columns of STRICT tables, which SQLite hands out without converting
+** (so without allocating); anything else reads through pt_col_str. */
 void pt_col_text(sqlite3_stmt *st, int i, char *buf, size_t size);
+/* The text of column i of the current row, NULL for SQL NULL. SQLite may
+** need memory to make the text (a number read as text); when it cannot,
+** the error is set and returned (PATRON_NOMEM): a value that could not be
+** read is never taken for NULL (an anonymous order, a missing class). */
+int pt_col_str(patron *p, sqlite3_stmt *st, int i, const char **out);
+/* The same copied into buf (truncating), "" for NULL. */
+int pt_col_str_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size);
 /* Schema version this binary writes. */
 int pt_store_schema_version(void);
 

@@ -159,10 +159,10 @@ int pt_report_crosssell(pt_report *r) {
       struct sug *x = &s[n++];
       x->order = sqlite3_column_int64(st, 0);
       char oid[PT_ID_MAX];
-      if (pt_report_text_buf(r->p, st, 1, oid, sizeof oid) ||
-          pt_report_text_buf(r->p, st, 2, x->customer, sizeof x->customer) ||
-          pt_report_text_buf(r->p, st, 3, x->sku, sizeof x->sku) ||
-          pt_report_text_buf(r->p, st, 5, x->source, sizeof x->source)) {
+      if (pt_col_str_buf(r->p, st, 1, oid, sizeof oid) ||
+          pt_col_str_buf(r->p, st, 2, x->customer, sizeof x->customer) ||
+          pt_col_str_buf(r->p, st, 3, x->sku, sizeof x->sku) ||
+          pt_col_str_buf(r->p, st, 5, x->source, sizeof x->source)) {
         got = -1;
         break;
       }
@@ -337,7 +337,7 @@ int pt_report_bundles(pt_report *r) {
       int64_t id = sqlite3_column_int64(st, 0);
       if (no == 0 || ov[no - 1].id != id) {
         const char *oid;
-        if (pt_report_text(r->p, st, 1, &oid)) { got = -1; break; }
+        if (pt_col_str(r->p, st, 1, &oid)) { got = -1; break; }
         if (no == ocap) {
           void *nv = realloc(ov, 2 * ocap * sizeof *ov);
           if (!nv) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
@@ -357,7 +357,7 @@ int pt_report_bundles(pt_report *r) {
         lv = nv;
         lcap *= 2;
       }
-      if (pt_report_text_buf(r->p, st, 3, lv[nl].sku, sizeof lv[nl].sku)) { got = -1; break; }
+      if (pt_col_str_buf(r->p, st, 3, lv[nl].sku, sizeof lv[nl].sku)) { got = -1; break; }
       lv[nl].qty = sqlite3_column_int64(st, 4);
       nl++;
       ov[no - 1].nlines++;
@@ -381,7 +381,7 @@ int pt_report_bundles(pt_report *r) {
         adj = nv;
       }
       const char *source; /* "bundle:NAME" */
-      if (pt_report_text(r->p, st, 1, &source)) { got = -1; break; }
+      if (pt_col_str(r->p, st, 1, &source)) { got = -1; break; }
       adj[na].order = sqlite3_column_int64(st, 0);
       snprintf(adj[na].name, sizeof adj[na].name, "%s",
                source && strlen(source) >= 7 ? source + 7 : "");
@@ -539,7 +539,7 @@ int pt_report_shipping(pt_report *r) {
       while ((got = pt_row(r->p, st, "read orders")) > 0) {
         char grp[PT_ID_MAX];
         const char *oid;
-        if (pt_report_text(r->p, st, 0, &oid)) { got = -1; break; }
+        if (pt_col_str(r->p, st, 0, &oid)) { got = -1; break; }
         group_of(&g, sqlite3_column_int64(st, 1), oid, grp, sizeof grp);
         ptrdiff_t gi = glist_find(&groups, grp, true);
         if (gi < 0) { pt_err(r->p, PATRON_NOMEM, "out of memory"); got = -1; break; }
@@ -743,11 +743,11 @@ int pt_report_subs(pt_report *r) {
       cap *= 2;
     }
     hrow *x = &h[n];
-    if (pt_report_text_buf(r->p, st, 0, x->sub, sizeof x->sub) ||
-        pt_report_text_buf(r->p, st, 2, x->from, sizeof x->from) ||
-        pt_report_text_buf(r->p, st, 3, x->to, sizeof x->to) ||
-        pt_report_text_buf(r->p, st, 4, x->reason, sizeof x->reason) ||
-        pt_report_text_buf(r->p, st, 7, x->plan, sizeof x->plan)) {
+    if (pt_col_str_buf(r->p, st, 0, x->sub, sizeof x->sub) ||
+        pt_col_str_buf(r->p, st, 2, x->from, sizeof x->from) ||
+        pt_col_str_buf(r->p, st, 3, x->to, sizeof x->to) ||
+        pt_col_str_buf(r->p, st, 4, x->reason, sizeof x->reason) ||
+        pt_col_str_buf(r->p, st, 7, x->plan, sizeof x->plan)) {
       got = -1;
       break;
     }

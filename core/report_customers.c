@@ -69,8 +69,8 @@ static int load_orders(pt_report *r, const char *program, int64_t from, int64_t 
     ord *o = &v[*n];
     memset(o, 0, sizeof *o);
     const char *oid, *cust; /* cust NULL: an anonymous order */
-    if (pt_report_text(r->p, st, 1, &oid) || pt_report_text(r->p, st, 2, &cust) ||
-        pt_report_text_buf(r->p, st, 4, o->tier, sizeof o->tier)) {
+    if (pt_col_str(r->p, st, 1, &oid) || pt_col_str(r->p, st, 2, &cust) ||
+        pt_col_str_buf(r->p, st, 4, o->tier, sizeof o->tier)) {
       got = -1;
       break;
     }
@@ -357,7 +357,7 @@ static int load_times(pt_report *r, const char *program, int64_t to, cust_times 
   int got;
   while ((got = pt_row(r->p, st, "read order times")) > 0) {
     const char *c;
-    if (pt_report_text(r->p, st, 0, &c)) { got = -1; break; }
+    if (pt_col_str(r->p, st, 0, &c)) { got = -1; break; }
     if (!c) c = "";
     if (n == cap) {
       int64_t *na = realloc(ct->at, 2 * cap * sizeof *na);

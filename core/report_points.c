@@ -51,7 +51,7 @@ static int add_rows(patron *p, sqlite3_stmt *st, const pt_period *pv, size_t np,
   int got;
   while ((got = pt_row(p, st, "read points")) > 0) {
     const char *cls;
-    if (pt_report_text(p, st, 1, &cls)) { got = -1; break; }
+    if (pt_col_str(p, st, 1, &cls)) { got = -1; break; }
     ptrdiff_t i = pt_period_find(pv, np, sqlite3_column_int64(st, 0));
     int c = cls_index(cls);
     if (i < 0 || c < 0) continue;
@@ -136,7 +136,7 @@ static int cohort_sums(pt_report *r, const char *program, const pt_period *whole
   while ((got = pt_row(r->p, st, "read cohorts")) > 0) {
     ptrdiff_t i = pt_period_find(whole, np, sqlite3_column_int64(st, 0));
     const char *origin, *cls;
-    if (pt_report_text(r->p, st, 1, &origin) || pt_report_text(r->p, st, 2, &cls)) {
+    if (pt_col_str(r->p, st, 1, &origin) || pt_col_str(r->p, st, 2, &cls)) {
       got = -1;
       break;
     }
@@ -366,7 +366,7 @@ int pt_report_liability(pt_report *r) {
     int got;
     while ((got = pt_row(r->p, st, "sum points")) > 0) {
       const char *name;
-      if (pt_report_text(r->p, st, 0, &name)) { got = -1; break; }
+      if (pt_col_str(r->p, st, 0, &name)) { got = -1; break; }
       int c = cls_index(name);
       if (c >= 0) cls[c] += sqlite3_column_int64(st, 1);
     }

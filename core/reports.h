@@ -193,16 +193,6 @@ void pt_report_set_window(pt_report *r, int64_t from, int64_t to);
 int pt_report_periods(pt_report *r, pt_period **out, size_t *n);
 /* Index of the period holding t (binary search), -1 if none. */
 ptrdiff_t pt_period_find(const pt_period *v, size_t n, int64_t t);
-/* Checks a statement step result: SQLITE_ROW/DONE pass, else the error.
-** (simulate.c; the reports step through pt_row.) */
-int pt_report_step_err(patron *p, int rc, const char *what);
-/* The text of column i of the current row, NULL for SQL NULL. SQLite may
-** need memory to make the text; when it cannot, the error is set and
-** returned (PATRON_NOMEM): a value that could not be read is never taken
-** for NULL (an anonymous order, a missing class). */
-int pt_report_text(patron *p, sqlite3_stmt *st, int i, const char **out);
-/* The same copied into buf (truncating), "" for NULL. */
-int pt_report_text_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size);
 /* Sets the report's window (pt_report_window) from the first order in any
 ** of the programs; returns the status of that look-up. */
 int pt_report_window_orders(pt_report *r, const pt_program **progs, size_t nprog);

@@ -218,6 +218,22 @@ void pt_col_text(sqlite3_stmt *st, int i, char *buf, size_t size) {
   snprintf(buf, size, "%s", t ? (const char *)t : "");
 }
 
+int pt_col_str(patron *p, sqlite3_stmt *st, int i, const char **out) {
+  *out = NULL;
+  if (sqlite3_column_type(st, i) == SQLITE_NULL) return PATRON_OK;
+  /* NULL for a value that is not NULL: SQLite ran out of memory making it */
+  if (!(*out = (const char *)sqlite3_column_text(st, i)))
+    return pt_err_sqlite(p, SQLITE_NOMEM, "read a text column");
+  return PATRON_OK;
+}
+
+int pt_col_str_buf(patron *p, sqlite3_stmt *st, int i, char *buf, size_t size) {
+  const char *s;
+  int rc = pt_col_str(p, st, i, &s);
+  snprintf(buf, size, "%s", s ? s : "");
+  return rc;
+}
+
 static int run(patron *p, enum pt_sql_id id) {
   sqlite3_stmt *st = pt_stmt(p, id);
   if (!st) return p->code;
