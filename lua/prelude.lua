@@ -87,6 +87,24 @@ function cart_methods.categories(cart)
   return out
 end
 
+-- order:base_points_for(cats): the order's base points, or the share of
+-- them the lines in the categories cats earned (by net cents, rounded
+-- down); nil cats: all of them. On a cart (no base points yet): 0.
+function cart_methods.base_points_for(order, cats)
+  local base = order.base_points or 0
+  if cats == nil or base <= 0 then return base end
+  local want = {}
+  for _, c in ipairs(cats) do want[c] = true end
+  local all, part = 0, 0
+  for _, line in ipairs(order.lines) do
+    all = all + line.net_cents
+    if want[line.category] then part = part + line.net_cents end
+  end
+  if all <= 0 or part <= 0 then return 0 end
+  if part >= all then return base end
+  return base * part // all
+end
+
 M.cart_mt = { __index = cart_methods }
 
 ---------------------------------------------------------------- money

@@ -25,22 +25,6 @@ local fmt, tointeger = string.format, math.tointeger
 
 local rule = { name = "tier_bonus" }
 
--- Base points, or their share earned by the lines in `cats` (nil = all).
-local function base_for(order, cats)
-  local base = order.base_points or 0
-  if cats == nil or base <= 0 then return base end
-  local want = {}
-  for _, c in ipairs(cats) do want[c] = true end
-  local all, part = 0, 0
-  for _, line in ipairs(order.lines) do
-    all = all + line.net_cents
-    if want[line.category] then part = part + line.net_cents end
-  end
-  if all <= 0 or part <= 0 then return 0 end
-  if part >= all then return base end
-  return base * part // all
-end
-
 function rule.on_earn(order, ctx)
   local p = ctx.params or {}
   local tiers = p.tiers
@@ -60,7 +44,7 @@ function rule.on_earn(order, ctx)
               tier, tostring(raw)), 0)
   end
   local cats = params.list(p, "categories", "categories")
-  local points = base_for(order, cats) * bp // 10000
+  local points = order:base_points_for(cats) * bp // 10000
   if points <= 0 then return {} end
   local reason = fmt("%s tier bonus +%s", tier, money.pct(bp))
   if cats ~= nil then reason = reason .. " on " .. table.concat(cats, ", ") end
