@@ -100,6 +100,21 @@ static int load_orders(pt_report *r, const char *program, int64_t from, int64_t 
   return PATRON_OK;
 }
 
+/* load_orders, keeping the counted orders (units > 0) of named customers. */
+static int load_customer_orders(pt_report *r, const char *program, int64_t from, int64_t to,
+                                ord **out, size_t *n) {
+  int rc = load_orders(r, program, from, to, out, n);
+  if (rc) return rc;
+  ord *v = *out;
+  size_t m = 0;
+  for (size_t i = 0; i < *n; i++) {
+    if (v[i].customer && v[i].units > 0) v[m++] = v[i];
+    else { free(v[i].customer); free(v[i].order_id); }
+  }
+  *n = m;
+  return PATRON_OK;
+}
+
 static int cmp_group_customer(const void *a, const void *b) {
   const ord *x = a, *y = b;
   int c = strcmp(x->group, y->group);
@@ -245,14 +260,7 @@ int pt_report_clv(pt_report *r) {
   for (size_t k = 0; k < nprog; k++) {
     free_orders(v, n);
     v = NULL;
-    if ((rc = load_orders(r, progs[k]->name, r->from, r->to, &v, &n))) goto done;
-    /* named customers' counted orders only */
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (v[i].customer && v[i].units > 0) v[m++] = v[i];
-      else { free(v[i].customer); free(v[i].order_id); }
-    }
-    n = m;
+    if ((rc = load_customer_orders(r, progs[k]->name, r->from, r->to, &v, &n))) goto done;
     set_groups(r, v, n);
     qsort(v, n, sizeof *v, cmp_group_customer);
     clv_acc all = {0};
@@ -538,13 +546,7 @@ int pt_report_repeat(pt_report *r) {
   for (size_t k = 0; k < nprog; k++) {
     free_orders(v, n);
     v = NULL;
-    if ((rc = load_orders(r, progs[k]->name, r->from, r->to, &v, &n))) goto done;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (v[i].customer && v[i].units > 0) v[m++] = v[i];
-      else { free(v[i].customer); free(v[i].order_id); }
-    }
-    n = m;
+    if ((rc = load_customer_orders(r, progs[k]->name, r->from, r->to, &v, &n))) goto done;
     int64_t once, many, orders;
     if (periods) {
       for (size_t i = 0; i < n; i++) {
@@ -704,13 +706,7 @@ int pt_report_health(pt_report *r) {
     free(h); free(risk); free(sr); free(sf); free(sm);
     h = NULL; risk = NULL; sr = sf = sm = NULL;
     /* every order before as-of: the last order may be older than 12 months */
-    if ((rc = load_orders(r, progs[k]->name, INT64_MIN, asof, &v, &n))) goto done;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (v[i].customer && v[i].units > 0) v[m++] = v[i];
-      else { free(v[i].customer); free(v[i].order_id); }
-    }
-    n = m;
+    if ((rc = load_customer_orders(r, progs[k]->name, INT64_MIN, asof, &v, &n))) goto done;
     for (size_t i = 0; i < n; i++) v[i].group[0] = 0;
     qsort(v, n, sizeof *v, cmp_group_customer);
     h = calloc(n + 1, sizeof *h);
