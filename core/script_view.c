@@ -163,9 +163,13 @@ static void set_str(lua_State *L, int t, const char *k, const char *v) {
   lua_setfield(L, t, k);
 }
 
-/* A string field, nil when empty. */
+/* A string field, nil when v is empty or NULL: in a kept view that also
+** clears what an earlier cart left (a nil for an absent key stores
+** nothing, so it allocates nothing). */
 static void set_opt(lua_State *L, int t, const char *k, const char *v) {
-  if (v && *v) set_str(L, t, k, v);
+  if (v && *v) lua_pushstring(L, v);
+  else lua_pushnil(L);
+  lua_setfield(L, t, k);
 }
 
 /* [-1, +1] pops a key, pushes the view of a comma-separated list. */
@@ -231,13 +235,6 @@ void pt_view_json(lua_State *L, const json_t *j, int parent, int depth) {
 }
 
 /* ---- views of the quote ------------------------------------------------------------- */
-
-/* A field that is absent (nil) when v is empty. */
-static void set_opt_or_nil(lua_State *L, int t, const char *k, const char *v) {
-  if (v && *v) lua_pushstring(L, v);
-  else lua_pushnil(L); /* never a new key: nil is not stored */
-  lua_setfield(L, t, k);
-}
 
 /* Clears what a longer array of an earlier cart left in the backing table
 ** at b: entries n+1 .. old become nil (no allocation: the slots exist), so
@@ -356,13 +353,13 @@ static void push_cart(lua_State *L, pt_script *s) {
   set_int(L, bc, "discount_cents", q->discount_cents);
   set_int(L, bc, "discounted_cents", q->subtotal_cents - q->discount_cents);
   set_str(L, bc, "program", q->prog->name);
-  set_opt_or_nil(L, bc, "region", c->region);
-  set_opt_or_nil(L, bc, "customer", c->customer);
+  set_opt(L, bc, "region", c->region);
+  set_opt(L, bc, "customer", c->customer);
   set_str(L, bc, "currency", q->cfg->currency);
   set_int(L, bc, "at", q->at);
-  set_opt_or_nil(L, bc, "paid_cents", NULL); /* the order's (refresh_cart, on_earn) */
-  set_opt_or_nil(L, bc, "base_points", NULL);
-  set_opt_or_nil(L, bc, "tier", NULL);
+  set_opt(L, bc, "paid_cents", NULL); /* the order's (refresh_cart, on_earn) */
+  set_opt(L, bc, "base_points", NULL);
+  set_opt(L, bc, "tier", NULL);
   lua_getfield(L, bc, "shown_suggestions");
   pt_view_backing(L, -1);
   int bs = lua_gettop(L);
