@@ -224,13 +224,6 @@ static json_t *entry_json(const char *uuid, pt_kind kind, int64_t points) {
 static int fill_quote(patron *p, patron_quote *out, const json_t *j, const char *text);
 static int fill_quote_text(patron *p, patron_quote *out, const char *text);
 
-/* Appends a ledger entry's line to the receipt's entries; false when out of
-** memory. */
-static bool add_entry(json_t *entries, const char *uuid, pt_kind kind, int64_t points) {
-  json_t *e = entry_json(uuid, kind, points);
-  return e && json_array_append_new(entries, e) == 0;
-}
-
 /* Commits a decoded cart; *receipt is the receipt text (caller frees).
 ** With out, the public struct is filled from the receipt before the
 ** transaction commits, so that a failure to fill it writes nothing. */
@@ -308,7 +301,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt, patron_quote *o
                    .at = q.at, .order_ref = cart->order_id, .source = "order",
                    .reason = why};
       if ((rc = pt_ledger_post(p, q.prog, &e, uuid))) goto fail;
-      if (!add_entry(entries, uuid, PT_REDEEM, -q.redeem_points)) bad = true;
+      pt_json_append(entries, entry_json(uuid, PT_REDEEM, -q.redeem_points), &bad);
     }
     if (q.points_earned > 0) {
       snprintf(why, sizeof why, "earned on order %s", cart->order_id);
@@ -316,7 +309,7 @@ static int commit_cart(patron *p, pt_cart *cart, char **receipt, patron_quote *o
                    .at = q.at, .order_ref = cart->order_id, .source = "order",
                    .reason = why, .pending = true};
       if ((rc = pt_ledger_post(p, q.prog, &e, uuid))) goto fail;
-      if (!add_entry(entries, uuid, PT_EARN, q.points_earned)) bad = true;
+      pt_json_append(entries, entry_json(uuid, PT_EARN, q.points_earned), &bad);
     }
     int64_t goods = q.subtotal_cents - q.discount_cents;
     int64_t paid = goods - (q.redeem_cents < goods ? q.redeem_cents : goods);
@@ -426,8 +419,8 @@ static int fill_quote(patron *p, patron_quote *out, const json_t *j, const char 
   json_t *rd = json_object_get(j, "redeem");
   out->redeem_points = json_integer_value(json_object_get(rd, "points"));
   out->redeem_cents = json_integer_value(json_object_get(rd, "cents"));
-  snprintf(out->tier, sizeof out->tier, "%s",
-           json_string_value(json_object_get(j, "tier")) ? json_string_value(json_object_get(j, "tier")) : "");
+  const char *tier = json_string_value(json_object_get(j, "tier"));
+  snprintf(out->tier, sizeof out->tier, "%s", tier ? tier : "");
   json_t *a = json_object_get(j, "discounts"), *v;
   size_t i;
   out->discounts = calloc(json_array_size(a) + 1, sizeof *out->discounts);
